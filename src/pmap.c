@@ -383,6 +383,24 @@ static int epm_range_full(const u64 *table, unsigned int level, u64 gpa,
 	return 0;
 }
 
+/* 0 when nothing in [gpa, gpa + size) is mapped, else -EEXIST. */
+int epm_range_unmapped(struct epm_pmap *pm, u64 gpa, u64 size)
+{
+	int ret = epm_check_range(gpa, size);
+
+	return ret ? ret : epm_range_empty(pm->root, EPM_LEVELS, gpa,
+					   gpa + size);
+}
+
+/* 0 when every byte of [gpa, gpa + size) is mapped, else -ENOENT. */
+int epm_range_mapped(struct epm_pmap *pm, u64 gpa, u64 size)
+{
+	int ret = epm_check_range(gpa, size);
+
+	return ret ? ret : epm_range_full(pm->root, EPM_LEVELS, gpa,
+					  gpa + size);
+}
+
 struct epm_map_state {
 	const struct epm_map_req *req;
 	u64 hpa;		/* frame for the current gpa */

@@ -142,6 +142,8 @@ void epm_pmap_destroy(struct epm_pmap *pm, epm_release_fn release,
 int epm_check_range(u64 gpa, u64 size);
 int epm_check_attr(const struct epm_hw *hw, u32 attr);
 
+int epm_range_unmapped(struct epm_pmap *pm, u64 gpa, u64 size);
+int epm_range_mapped(struct epm_pmap *pm, u64 gpa, u64 size);
 int epm_map(struct epm_pmap *pm, const struct epm_map_req *req);
 int epm_unmap(struct epm_pmap *pm, u64 gpa, u64 size,
 	      epm_release_fn release, void *arg);

@@ -95,7 +95,7 @@ def try_decode(blob):
             try:
                 out = DECODERS[name](blob)
             except (lzma.LZMAError, zlib.error, OSError, EOFError,
-                    RuntimeError, ValueError):
+                    ValueError):
                 return None, name
             if out.startswith(ELF_MAGIC):
                 return out, name
@@ -127,18 +127,22 @@ def main(argv):
         image = f.read()
 
     out, name, how = None, None, "setup header"
-    payload = payload_from_header(image)
-    if payload is not None:
-        out, name = try_decode(payload)
-    if out is None:
-        out, name, pos = scan(image)
-        how = "scan at offset %d" % pos if out is not None else None
+    try:
+        payload = payload_from_header(image)
+        if payload is not None:
+            out, name = try_decode(payload)
+        if out is None:
+            out, name, pos = scan(image)
+            how = "scan at offset %d" % pos if out is not None else None
+    except RuntimeError as err:
+        sys.stderr.write("extract-vmlinux: %s: %s\n" % (src, err))
+        return 1
     if out is None:
         sys.stderr.write("extract-vmlinux: no decodable ELF payload in %s\n"
                          % src)
         return 1
 
-    tmp = dst + ".tmp"
+    tmp = "%s.tmp.%d" % (dst, os.getpid())
     with open(tmp, "wb") as f:
         f.write(out)
     os.replace(tmp, dst)

@@ -192,7 +192,7 @@ echo "epm-init: run.sh exited with $rc"
 if [ -w /sys/kernel/debug/kmemleak ]; then
 	sleep 6
 	echo scan >/sys/kernel/debug/kmemleak
-	echo "---- kmemleak ----"
+	echo "---- leak scan ----"
 	cat /sys/kernel/debug/kmemleak
 fi
 # The console runs at loglevel=3, which hides warnings; the host scans this

@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ept-pmap: top-level build.
+#
+#   make                 build ept_pmap.ko (W=1) against the newest installed
+#                        kernel headers (KVER=... or KDIR=... to choose)
+#   make check           install what is missing, build, run every lane
+#   make demo            boot a VM, map a region, show KPT and EPT side by side
+#   make unit | fuzz | bench | vm-test | style | sparse | install | clean
+
+KVERS   := $(shell ls -d /lib/modules/*/build 2>/dev/null | cut -d/ -f4 | sort -V)
+KVER    ?= $(lastword $(KVERS))
+KDIR    ?= /lib/modules/$(KVER)/build
+EPM_CACHE ?= $(HOME)/.cache/ept-pmap
+export EPM_CACHE
+
+.PHONY: all module modules clean unit fuzz bench check deps style sparse \
+	install dkms-install vm-test demo help
+
+all: module
+
+module modules:
+	@test -d "$(KDIR)" || { echo "error: no kernel headers at '$(KDIR)'" \
+		"(install linux-headers-amd64, or set KDIR=)" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+clean:
+	-[ ! -d "$(KDIR)" ] || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C tests/unit clean
+	$(MAKE) -C bench clean
+	rm -rf build
+
+unit:
+	$(MAKE) -C tests/unit run
+
+fuzz:
+	$(MAKE) -C tests/unit fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60)
+
+bench:
+	$(MAKE) -C bench run
+
+deps:
+	bash scripts/deps.sh
+
+# checkpatch from Debian's linux-source (cached, never committed) and sparse
+style:
+	bash scripts/style.sh
+
+sparse:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 CF="-D__CHECK_ENDIAN__" W=1 modules
+
+install: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	depmod -a $(KVER)
+
+check: deps
+	bash scripts/check.sh
+
+help:
+	@sed -n '3,10p' Makefile

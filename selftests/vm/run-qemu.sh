@@ -1,0 +1,175 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Usage: selftests/vm/run-qemu.sh [--kver KVER] [--payload DIR] [--timeout SEC]
+#            [--mem MB] [--smp N] [--cpu MODEL] [--append "ARGS"]
+#            [--modules "MOD ..."] [--log DIR] [--verbose]
+#
+# Boot kernel KVER (default: newest from kernels.sh) under QEMU TCG with a
+# busybox initramfs whose /payload is a copy of DIR (default: the smoke test
+# next to this script), and judge the run.  DIR/run.sh is the test: stdout
+# and stderr go to the console, results to "$RESULT" (the guest's ttyS1).
+#
+#   --timeout SEC   hard limit on the whole boot-to-poweroff (default 300)
+#   --mem MB        guest memory (default 2048)
+#   --smp N         guest CPUs (default 2)
+#   --cpu MODEL     QEMU CPU model (default "max"); ",+pdpe1gb" is added
+#                   unless MODEL mentions pdpe1gb, so 1 GiB pages exist
+#   --append ARGS   extra kernel command line, e.g. "hugepagesz=1G hugepages=1"
+#                   (that needs --mem 3072 or more: at 2048 the only aligned
+#                   GiB of guest RAM ends in a reserved range)
+#   --modules MODS  kernel modules to put in the image for modprobe (same as
+#                   the EXTRA_MODULES environment variable of mkinitramfs.sh)
+#   --log DIR       where console.log and result.log go (default: a new
+#                   temporary directory, printed)
+#   --verbose       show the console live
+#
+# The run FAILs, and this script exits 1, when the result channel lacks
+# "EPM-END rc=0", when QEMU runs past the timeout or exits non-zero, or when
+# the console log (which ends with the guest's full dmesg) holds a kernel
+# warning, oops or leak report.  The last line printed is always
+#   vm: KVER: PASS in N s     or     vm: KVER: FAIL (reason) in N s
+# Kernel images and initramfs files are cached in ${EPM_CACHE:-~/.cache/ept-pmap}.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+usage() {
+	sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
+	exit 2
+}
+
+kver=
+payload=$here/smoke
+timeout_s=300
+mem=2048
+smp=2
+cpu=max
+append=
+logdir=
+verbose=0
+modules=${EXTRA_MODULES:-}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kver) kver=${2:?}; shift 2 ;;
+	--payload) payload=${2:?}; shift 2 ;;
+	--timeout) timeout_s=${2:?}; shift 2 ;;
+	--mem) mem=${2:?}; shift 2 ;;
+	--smp) smp=${2:?}; shift 2 ;;
+	--cpu) cpu=${2:?}; shift 2 ;;
+	--append) append=${2?}; shift 2 ;;
+	--modules) modules=${2?}; shift 2 ;;
+	--log) logdir=${2:?}; shift 2 ;;
+	-v | --verbose) verbose=1; shift ;;
+	-h | --help) usage ;;
+	*) echo "run-qemu.sh: unknown option $1" >&2; usage ;;
+	esac
+done
+
+case $timeout_s$mem$smp in
+*[!0-9]*) echo "run-qemu.sh: --timeout, --mem and --smp take numbers" >&2; exit 2 ;;
+esac
+if [ -z "$kver" ]; then
+	kver=$("$here/kernels.sh" | tail -n 1)
+fi
+[ -d "$payload" ] || { echo "run-qemu.sh: no payload dir $payload" >&2; exit 2; }
+case $cpu in
+*pdpe1gb*) ;;
+*) cpu=$cpu,+pdpe1gb ;;
+esac
+
+cache=${EPM_CACHE:-$HOME/.cache/ept-pmap}
+mkdir -p "$cache"
+if [ -z "$logdir" ]; then
+	logdir=$(mktemp -d "${TMPDIR:-/tmp}/epm-vm.XXXXXX")
+fi
+mkdir -p "$logdir"
+console=$logdir/console.log
+result=$logdir/result.log
+rm -f "$console" "$result"
+echo "vm: $kver: logs in $logdir"
+
+start=$(date +%s.%N)
+
+summary() {
+	local verdict=$1
+	echo "vm: $kver: $verdict in $(awk -v a="$start" -v b="$(date +%s.%N)" \
+		'BEGIN { printf "%.1f", b - a }') s"
+}
+
+vmlinux=$("$here/kernel.sh" "$kver" "$cache")
+
+# The initramfs is named by everything that goes into it, so a cached image
+# is reused only while the payload, module list and scripts are unchanged.
+key=$( {
+	printf '%s\n' "$kver" "$modules"
+	cat "$here/mkinitramfs.sh" "${BUSYBOX:-/bin/busybox}"
+	tar -C "$payload" --sort=name --mtime=@0 --owner=0 --group=0 -cf - .
+} | sha256sum | cut -c1-16)
+initrd=$cache/initramfs-$kver-$key.cpio.gz
+if [ ! -s "$initrd" ]; then
+	EXTRA_MODULES=$modules "$here/mkinitramfs.sh" "$kver" "$payload" "$initrd" >/dev/null
+	# Keep the cache from growing without bound: one day of images.
+	find "$cache" -maxdepth 1 -name 'initramfs-*.cpio.gz' -mtime +1 -delete
+fi
+
+cmdline="console=ttyS0 quiet loglevel=3 mitigations=off nokaslr cryptomgr.notests panic=-1"
+[ -z "$append" ] || cmdline="$cmdline $append"
+
+qemu=(qemu-system-x86_64 -accel tcg -machine pc -cpu "$cpu" -smp "$smp" -m "$mem"
+	-kernel "$vmlinux" -initrd "$initrd" -append "$cmdline"
+	-no-reboot -nodefaults -nographic
+	-serial "file:$console" -serial "file:$result")
+
+: >"$console"
+tail_pid=
+if [ "$verbose" = 1 ]; then
+	tail -n +1 -f "$console" &
+	tail_pid=$!
+fi
+qrc=0
+timeout -k 10 "$timeout_s" "${qemu[@]}" </dev/null || qrc=$?
+if [ -n "$tail_pid" ]; then
+	sleep 0.2
+	kill "$tail_pid" 2>/dev/null || true
+	wait "$tail_pid" 2>/dev/null || true
+fi
+
+echo "---- result.log ----"
+[ -f "$result" ] && cat "$result"
+echo "---- end of result.log ----"
+
+reasons=()
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	reasons+=("timed out after $timeout_s s")
+elif [ "$qrc" != 0 ]; then
+	reasons+=("qemu exited $qrc")
+fi
+end=$(grep -a -o 'EPM-END rc=[0-9]*' "$result" 2>/dev/null | tail -n 1 || true)
+if [ -z "$end" ]; then
+	reasons+=("no EPM-END marker")
+elif [ "$end" != "EPM-END rc=0" ]; then
+	reasons+=("run.sh ${end#EPM-END }")
+fi
+# kmemleak's own boot banner also says "kmemleak:", so match its report.
+pattern='BUG:|WARNING:|Oops|Call Trace|general protection|suspected memory leak|unreferenced object|Kernel panic'
+if grep -a -q -E "$pattern" "$console"; then
+	reasons+=("kernel log: $(grep -a -o -E "$pattern" "$console" | sort -u | paste -sd, -)")
+	echo "---- kernel problems in console.log ----"
+	grep -a -n -E -B 2 -A 12 "$pattern" "$console" | tr -d '\r' | head -n 200
+	echo "---- end of kernel problems ----"
+fi
+
+if [ ${#reasons[@]} -eq 0 ]; then
+	summary PASS
+	exit 0
+fi
+if [ "$verbose" != 1 ]; then
+	echo "---- console.log (last 150 lines) ----"
+	tail -n 150 "$console" | tr -d '\r'
+	echo "---- end of console.log ----"
+fi
+reason=$(printf '%s; ' "${reasons[@]}")
+summary "FAIL (${reason%; })"
+exit 1

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest memory: the caller's pages, pinned for as long as a leaf maps them.
+ *
+ * The tables are the only record of what is pinned: MAP pins, hands the
+ * frames to the core, and keeps nothing else; UNMAP and close unpin what
+ * the core releases (each frame exactly once). Pins are charged to the
+ * opener's RLIMIT_MEMLOCK the way VFIO does it (account_locked_vm()), so
+ * CAP_IPC_LOCK lifts the limit.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/hugetlb.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "main.h"
+
+/*
+ * Pages are pinned a chunk at a time, each chunk ending on a 1 GiB gpa
+ * boundary so that a 1G leaf never straddles two chunks. The page array
+ * is scratch space for one chunk only.
+ */
+#define EPM_CHUNK_PAGES	(EPM_SIZE_1G >> PAGE_SHIFT)
+
+struct epm_pin_chunk {
+	struct page **pages;
+	unsigned long nr;
+	u64 gpa;			/* gpa of pages[0] */
+};
+
+/* Frame source for epm_map(): contiguity is read off the pfns. */
+static int epm_chunk_frame(void *arg, u64 gpa, u64 *hpa, u64 *contig)
+{
+	struct epm_pin_chunk *c = arg;
+	unsigned long i = (gpa - c->gpa) >> PAGE_SHIFT, j;
+	unsigned long pfn = page_to_pfn(c->pages[i]);
+
+	for (j = i + 1; j < c->nr; j++) {
+		if (page_to_pfn(c->pages[j]) != pfn + (j - i))
+			break;
+	}
+	*hpa = PFN_PHYS(pfn);
+	*contig = (u64)(j - i) << PAGE_SHIFT;
+	return 0;
+}
+
+static void epm_mem_release(void *arg, u64 hpa, u64 size, u32 attr)
+{
+	struct epm_space *sp = arg;
+	unsigned long nr = size >> PAGE_SHIFT;
+
+	unpin_user_page_range_dirty_lock(pfn_to_page(PHYS_PFN(hpa)), nr,
+					 attr & EPM_ATTR_PINW);
+	sp->pinned -= nr;
+}
+
+static void epm_mem_uncharge(struct epm_space *sp, unsigned long nr)
+{
+	/* at close the opener may be exiting: skip an mm with no users */
+	if (nr && mmget_not_zero(sp->mm)) {
+		account_locked_vm(sp->mm, nr, false);
+		mmput(sp->mm);
+	}
+}
+
+/*
+ * Only memory whose pages can be pinned for a long time and stay the
+ * guest's: anonymous and hugetlbfs. (shmem would do too, but 6.1 gives
+ * modules no way to tell it from other files.) Returns 0 or an errno.
+ */
+static int epm_mem_check_vmas(struct mm_struct *mm, u64 uaddr, u64 size)
+{
+	u64 addr = uaddr, end = uaddr + size;
+	struct vm_area_struct *vma;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	while (addr < end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start > addr) {
+			pr_info_ratelimited("MAP: uaddr 0x%llx is not mapped\n",
+					    addr);
+			ret = -EFAULT;
+			break;
+		}
+		if (vma->vm_flags & (VM_IO | VM_PFNMAP)) {
+			pr_info_ratelimited("MAP: uaddr 0x%llx is I/O or PFN-mapped memory\n",
+					    addr);
+			ret = -EOPNOTSUPP;
+			break;
+		}
+		if (vma->vm_file && !is_vm_hugetlb_page(vma)) {
+			pr_info_ratelimited("MAP: uaddr 0x%llx is file-backed (anonymous or hugetlbfs memory only)\n",
+					    addr);
+			ret = -EOPNOTSUPP;
+			break;
+		}
+		addr = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+static int epm_pin_chunk(struct epm_pin_chunk *c, u64 uaddr,
+			 unsigned int gup_flags)
+{
+	unsigned long done = 0;
+
+	while (done < c->nr) {
+		long ret = pin_user_pages_fast(uaddr + (done << PAGE_SHIFT),
+					       c->nr - done, gup_flags,
+					       c->pages + done);
+
+		if (ret <= 0) {
+			if (done)
+				unpin_user_pages(c->pages, done);
+			return ret ? ret : -EFAULT;
+		}
+		done += ret;
+	}
+	return 0;
+}
+
+/*
+ * Pin [uaddr, uaddr + size) and map it at [gpa, gpa + size). Arguments are
+ * validated by the caller. All or nothing: on failure every page pinned so
+ * far is unpinned, every leaf built is gone and nothing stays charged.
+ */
+int epm_mem_map(struct epm_space *sp, u64 gpa, u64 size, u64 uaddr, u32 attr,
+		u64 max_page)
+{
+	unsigned int gup_flags = FOLL_LONGTERM |
+				 ((attr & EPM_ATTR_W) ? FOLL_WRITE : 0);
+	unsigned long total = size >> PAGE_SHIFT;
+	struct epm_pin_chunk c;
+	struct epm_map_req req = {
+		.attr = attr | ((attr & EPM_ATTR_W) ? EPM_ATTR_PINW : 0),
+		.max_page = max_page,
+		.frame = epm_chunk_frame,
+		.arg = &c,
+	};
+	u64 end = gpa + size, next;
+	int ret;
+
+	if (current->mm != sp->mm)
+		return -EPERM;
+	ret = epm_range_unmapped(&sp->pm, gpa, size);
+	if (ret)
+		return ret;
+	ret = epm_mem_check_vmas(sp->mm, uaddr, size);
+	if (ret)
+		return ret;
+	ret = account_locked_vm(sp->mm, total, true);
+	if (ret) {
+		pr_info_ratelimited("MAP: %lu pages would exceed RLIMIT_MEMLOCK\n",
+				    total);
+		return ret;
+	}
+	c.pages = kvmalloc_array(min_t(unsigned long, total, EPM_CHUNK_PAGES),
+				 sizeof(*c.pages), GFP_KERNEL_ACCOUNT);
+	if (!c.pages) {
+		ret = -ENOMEM;
+		goto err_uncharge;
+	}
+
+	for (c.gpa = gpa; c.gpa < end; c.gpa = next) {
+		next = min(round_down(c.gpa, EPM_SIZE_1G) + EPM_SIZE_1G, end);
+		c.nr = (next - c.gpa) >> PAGE_SHIFT;
+		ret = epm_pin_chunk(&c, uaddr + (c.gpa - gpa), gup_flags);
+		if (ret)
+			goto err_unmap;
+		req.gpa = c.gpa;
+		req.size = next - c.gpa;
+		ret = epm_map(&sp->pm, &req);
+		if (ret) {
+			unpin_user_pages(c.pages, c.nr);
+			goto err_unmap;
+		}
+		sp->pinned += c.nr;
+		cond_resched();
+	}
+	kvfree(c.pages);
+	return 0;
+
+err_unmap:
+	/* the chunks before c.gpa are fully ours: no split, cannot fail */
+	if (c.gpa > gpa)
+		epm_unmap(&sp->pm, gpa, c.gpa - gpa, epm_mem_release, sp);
+	kvfree(c.pages);
+err_uncharge:
+	epm_mem_uncharge(sp, total);
+	return ret;
+}
+
+int epm_mem_unmap(struct epm_space *sp, u64 gpa, u64 size)
+{
+	u64 before = sp->pinned;
+	int ret;
+
+	ret = epm_unmap(&sp->pm, gpa, size, epm_mem_release, sp);
+	epm_mem_uncharge(sp, before - sp->pinned);
+	return ret;
+}
+
+void epm_mem_destroy(struct epm_space *sp)
+{
+	u64 before = sp->pinned;
+
+	epm_pmap_destroy(&sp->pm, epm_mem_release, sp);
+	epm_mem_uncharge(sp, before - sp->pinned);
+}
