@@ -15,7 +15,7 @@ EPM_CACHE ?= $(HOME)/.cache/ept-pmap
 export EPM_CACHE
 
 .PHONY: all module modules clean unit fuzz bench check deps style sparse \
-	install dkms-install vm-test demo help
+	install dkms-install vm-test demo help eptctl selftests
 
 all: module
 
@@ -52,6 +52,27 @@ sparse:
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(KVER)
+
+DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+dkms-install:
+	rm -rf /usr/src/ept-pmap-$(DKMS_VER)
+	mkdir -p /usr/src/ept-pmap-$(DKMS_VER)
+	cp -r Kbuild Makefile dkms.conf src include /usr/src/ept-pmap-$(DKMS_VER)/
+	dkms add ept-pmap/$(DKMS_VER)
+	dkms build ept-pmap/$(DKMS_VER)
+	dkms install ept-pmap/$(DKMS_VER)
+
+eptctl:
+	$(MAKE) -C tools/ctl
+
+selftests:
+	$(MAKE) -C selftests
+
+vm-test:
+	bash selftests/vm/lane.sh $(KVERS_TEST)
+
+demo:
+	bash scripts/demo.sh
 
 check: deps
 	bash scripts/check.sh

@@ -21,6 +21,7 @@
 
 #ifdef __KERNEL__
 
+#include <linux/bits.h>
 #include <linux/types.h>
 #include <linux/errno.h>
 #include <linux/gfp.h>

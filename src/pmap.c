@@ -321,7 +321,7 @@ int epm_pmap_init(struct epm_pmap *pm, const struct epm_hw *hw)
 {
 	pm->hw = *hw;
 	pm->nr_pairs = 0;
-	pm->mapped[0] = pm->mapped[1] = pm->mapped[2] = 0;
+	memset(pm->mapped, 0, sizeof(pm->mapped));
 	pm->root = epm_new_pair(pm);
 	return pm->root ? 0 : -ENOMEM;
 }

@@ -17,18 +17,20 @@
 #ifndef _EPM_PTE_H
 #define _EPM_PTE_H
 
+/* BIT() and BIT_ULL() come from <linux/bits.h> or tests/unit/env_user.h. */
+
 #define EPM_PAGE_SHIFT		12
-#define EPM_PAGE_SIZE		(1ULL << EPM_PAGE_SHIFT)
+#define EPM_PAGE_SIZE		BIT_ULL(EPM_PAGE_SHIFT)
 #define EPM_PTRS_SHIFT		9
-#define EPM_PTRS		(1U << EPM_PTRS_SHIFT)	/* entries per table */
+#define EPM_PTRS		BIT(EPM_PTRS_SHIFT)	/* entries per table */
 #define EPM_PAIR_SIZE		(2 * EPM_PAGE_SIZE)	/* one table pair */
 #define EPM_LEVELS		4	/* PML4 = 4 ... PT = 1 */
 #define EPM_GPA_BITS		48
-#define EPM_GPA_LIMIT		(1ULL << EPM_GPA_BITS)
+#define EPM_GPA_LIMIT		BIT_ULL(EPM_GPA_BITS)
 
 /* Bytes one entry at @level maps: 4K at 1, 2M at 2, 1G at 3, 512G at 4. */
 #define EPM_LEVEL_SHIFT(level)	(EPM_PAGE_SHIFT + EPM_PTRS_SHIFT * ((level) - 1))
-#define EPM_LEVEL_SIZE(level)	(1ULL << EPM_LEVEL_SHIFT(level))
+#define EPM_LEVEL_SIZE(level)	BIT_ULL(EPM_LEVEL_SHIFT(level))
 #define EPM_SIZE_4K		EPM_LEVEL_SIZE(1)
 #define EPM_SIZE_2M		EPM_LEVEL_SIZE(2)
 #define EPM_SIZE_1G		EPM_LEVEL_SIZE(3)
@@ -37,31 +39,31 @@
 #define EPM_PTE_ADDR		0x000ffffffffff000ULL
 
 /* KPT (x86-64 host format) */
-#define KPTE_P			(1ULL << 0)	/* present */
-#define KPTE_W			(1ULL << 1)	/* writable */
-#define KPTE_U			(1ULL << 2)	/* user (NPT walks are user) */
-#define KPTE_PWT		(1ULL << 3)	/* PAT index bit 0 */
-#define KPTE_PCD		(1ULL << 4)	/* PAT index bit 1 */
-#define KPTE_A			(1ULL << 5)	/* accessed */
-#define KPTE_D			(1ULL << 6)	/* dirty (leaves) */
-#define KPTE_PS			(1ULL << 7)	/* 2M/1G leaf (levels 2, 3) */
-#define KPTE_PAT_4K		(1ULL << 7)	/* PAT index bit 2, 4K leaves */
-#define KPTE_PAT_LARGE		(1ULL << 12)	/* PAT index bit 2, 2M/1G */
-#define KPTE_SW_PINW		(1ULL << 9)	/* ignored by hardware: ours */
-#define KPTE_NX			(1ULL << 63)	/* no execute */
+#define KPTE_P			BIT_ULL(0)	/* present */
+#define KPTE_W			BIT_ULL(1)	/* writable */
+#define KPTE_U			BIT_ULL(2)	/* user (NPT walks are user) */
+#define KPTE_PWT		BIT_ULL(3)	/* PAT index bit 0 */
+#define KPTE_PCD		BIT_ULL(4)	/* PAT index bit 1 */
+#define KPTE_A			BIT_ULL(5)	/* accessed */
+#define KPTE_D			BIT_ULL(6)	/* dirty (leaves) */
+#define KPTE_PS			BIT_ULL(7)	/* 2M/1G leaf (levels 2, 3) */
+#define KPTE_PAT_4K		BIT_ULL(7)	/* PAT index bit 2, 4K leaves */
+#define KPTE_PAT_LARGE		BIT_ULL(12)	/* PAT index bit 2, 2M/1G */
+#define KPTE_SW_PINW		BIT_ULL(9)	/* ignored by hardware: ours */
+#define KPTE_NX			BIT_ULL(63)	/* no execute */
 #define KPTE_TABLE		(KPTE_P | KPTE_W | KPTE_U)
 
 /* EPT */
-#define EPTE_R			(1ULL << 0)	/* read */
-#define EPTE_W			(1ULL << 1)	/* write */
-#define EPTE_X			(1ULL << 2)	/* execute */
+#define EPTE_R			BIT_ULL(0)	/* read */
+#define EPTE_W			BIT_ULL(1)	/* write */
+#define EPTE_X			BIT_ULL(2)	/* execute */
 #define EPTE_MT_SHIFT		3		/* memory type, bits 5:3 */
 #define EPTE_MT_MASK		(7ULL << EPTE_MT_SHIFT)
-#define EPTE_IPAT		(1ULL << 6)	/* ignore guest PAT */
-#define EPTE_PS			(1ULL << 7)	/* 2M/1G leaf (levels 2, 3) */
-#define EPTE_A			(1ULL << 8)	/* accessed (EPTP A/D on) */
-#define EPTE_D			(1ULL << 9)	/* dirty (leaves, A/D on) */
-#define EPTE_SW_PINW		(1ULL << 11)	/* ignored by hardware: ours */
+#define EPTE_IPAT		BIT_ULL(6)	/* ignore guest PAT */
+#define EPTE_PS			BIT_ULL(7)	/* 2M/1G leaf (levels 2, 3) */
+#define EPTE_A			BIT_ULL(8)	/* accessed (EPTP A/D on) */
+#define EPTE_D			BIT_ULL(9)	/* dirty (leaves, A/D on) */
+#define EPTE_SW_PINW		BIT_ULL(11)	/* ignored by hardware: ours */
 #define EPTE_TABLE		(EPTE_R | EPTE_W | EPTE_X)
 
 /* Memory types as EPT (and the MTRRs) number them. */
@@ -77,6 +79,6 @@
  */
 #define EPTP_MT_WB		6ULL
 #define EPTP_WALK_4		(3ULL << 3)
-#define EPTP_AD			(1ULL << 6)
+#define EPTP_AD			BIT_ULL(6)
 
 #endif /* _EPM_PTE_H */

@@ -22,6 +22,9 @@ typedef uint32_t u32;
 typedef uint16_t u16;
 typedef uint8_t u8;
 
+#define BIT(n)			(1U << (n))
+#define BIT_ULL(n)		(1ULL << (n))
+
 #define EPM_USER_PHYS_BASE	0x000f000000000000ULL /* not a user pointer */
 
 struct epm_user_mem {
