@@ -81,6 +81,7 @@ static int epm_release(struct inode *inode, struct file *file)
 	struct epm_space *sp = file->private_data;
 
 	epm_mem_destroy(sp);
+	epm_vmx_free(sp);
 	mmdrop(sp->mm);
 	mutex_destroy(&sp->lock);
 	kfree(sp);
@@ -423,6 +424,21 @@ static long epm_ioc_stats(struct epm_space *sp, void __user *argp)
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
+static long epm_ioc_run(struct epm_space *sp, void __user *argp)
+{
+	struct epm_run r;
+	long ret;
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	ret = epm_vmx_run(sp, &r);
+	if (ret && ret != -EINTR)
+		return ret;
+	if (copy_to_user(argp, &r, sizeof(r)))
+		return -EFAULT;
+	return ret;
+}
+
 static long epm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct epm_space *sp = file->private_data;
@@ -449,6 +465,8 @@ static long epm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return epm_ioc_eptp(sp, argp);
 	case EPM_IOC_STATS:
 		return epm_ioc_stats(sp, argp);
+	case EPM_IOC_RUN:
+		return epm_ioc_run(sp, argp);
 	default:
 		return -ENOTTY;
 	}

@@ -16,21 +16,28 @@ MODULE_PARM_DESC(selftest, "Run the page-table core self-test at load");
 
 static int __init epm_init(void)
 {
+	int ret;
+
 	if (selftest) {
-		int ret = epm_selftest();
+		ret = epm_selftest();
 
 		pr_info("self-test: %s\n", ret ? "FAIL" : "pass");
 		if (ret)
 			return ret;
 	}
 	epm_caps_init();
+	epm_vmx_init();
 	/* published last: from here on userspace can reach us */
-	return epm_dev_init();
+	ret = epm_dev_init();
+	if (ret)
+		epm_vmx_exit_module();
+	return ret;
 }
 
 static void __exit epm_exit(void)
 {
 	epm_dev_exit();
+	epm_vmx_exit_module();
 }
 
 module_init(epm_init);

@@ -25,6 +25,10 @@ struct epm_space {
 	u64 flushes;
 	u64 runs;
 	u64 exits[EPM_EXIT_KINDS];
+	/* the launcher's, allocated by the first RUN */
+	void *vmcs;			/* VMCS region, VMCLEARed when idle */
+	u64 *cpu_gen;			/* [cpu]: flushes + 1 at last INVEPT */
+	bool running;			/* a thread is in RUN */
 };
 
 void epm_caps_init(void);
@@ -34,6 +38,11 @@ int epm_mem_map(struct epm_space *sp, u64 gpa, u64 size, u64 uaddr, u32 attr,
 		u64 max_page);
 int epm_mem_unmap(struct epm_space *sp, u64 gpa, u64 size);
 void epm_mem_destroy(struct epm_space *sp);
+
+void epm_vmx_init(void);
+void epm_vmx_exit_module(void);
+void epm_vmx_free(struct epm_space *sp);
+int epm_vmx_run(struct epm_space *sp, struct epm_run *r);
 
 int epm_dev_init(void);
 void epm_dev_exit(void);

@@ -418,7 +418,7 @@ static int epm_next_frame(struct epm_map_state *st, u64 gpa)
 	if (ret)
 		return ret < 0 ? ret : -EINVAL;
 	if ((hpa | contig) & (EPM_PAGE_SIZE - 1) || !contig ||
-	    hpa & ~EPM_PTE_ADDR)
+	    hpa & ~EPM_PTE_ADDR || contig > EPM_PTE_ADDR + EPM_PAGE_SIZE - hpa)
 		return -EINVAL;
 	st->hpa = hpa;
 	st->contig = contig;
@@ -438,20 +438,33 @@ static int epm_map_level(struct epm_pmap *pm, u64 *table, unsigned int level,
 
 	if (level == 1) {
 		u64 kbits = st->kpte[0], ebits = st->epte[0];
+		u64 hpa = st->hpa, contig = st->contig;
 		u64 start = gpa;
 
+		/*
+		 * One tight loop per contiguous run, hpa in a register: the
+		 * PTE stores are volatile and could alias *st, so touching
+		 * st in the loop reloads and stores it for every entry.
+		 */
 		ret = 0;
-		for (; gpa < end; gpa += size, i++) {
-			if (!st->contig) {
+		while (gpa < end) {
+			u64 stop;
+
+			if (!contig) {
 				ret = epm_next_frame(st, gpa);
 				if (ret)
 					break;
+				hpa = st->hpa;
+				contig = st->contig;
 			}
-			epm_set_pair(&table[i], kbits | st->hpa,
-				     ebits | st->hpa);
-			st->hpa += size;
-			st->contig -= size;
+			stop = gpa + (end - gpa < contig ? end - gpa : contig);
+			contig -= stop - gpa;
+			for (; gpa < stop; gpa += size, hpa += size, i++)
+				epm_set_pair(&table[i], kbits | hpa,
+					     ebits | hpa);
 		}
+		st->hpa = hpa;
+		st->contig = contig;
 		pm->mapped[0] += gpa - start;
 		return ret;
 	}
@@ -520,6 +533,80 @@ static void epm_release_add(struct epm_release_run *run, u64 hpa, u64 size,
 }
 
 /*
+ * Level 1 of epm_unmap_level(), the hot loop: the run is kept in locals
+ * (the volatile PTE stores could alias *run and *pm), and the attr of a
+ * leaf is decoded only when its EPT bits differ from the previous leaf's.
+ */
+static inline void epm_unmap_pt(struct epm_pmap *pm, u64 *table, u64 gpa,
+				u64 end, struct epm_release_run *run,
+				bool clear)
+{
+	const u64 keep = ~(EPM_PTE_ADDR | epm_hw_bits(&epm_ept));
+	unsigned int i = epm_index(gpa, 1);
+	u64 rhpa = run->hpa, rsize = run->size;
+	u32 rattr = run->attr, attr = 0;
+	u64 last = 0, cleared = 0;
+
+	for (; gpa < end; gpa += EPM_SIZE_4K, i++) {
+		u64 kpte = table[i], epte = table[EPM_PTRS + i];
+		u64 hpa = epm_leaf_addr(kpte, 1);
+
+		if (!epm_is_present(&epm_kpt, kpte))
+			continue;
+		if (!cleared || (epte & keep) != last) {
+			last = epte & keep;
+			attr = epm_leaf_attr(&table[i], 1) & ~EPM_ATTR_AD;
+		}
+		if (clear)
+			epm_set_pair(&table[i], 0, 0);
+		cleared += EPM_SIZE_4K;
+		if (rsize && rhpa + rsize == hpa && rattr == attr) {
+			rsize += EPM_SIZE_4K;
+			continue;
+		}
+		if (rsize && run->release)
+			run->release(run->arg, rhpa, rsize, rattr);
+		rhpa = hpa;
+		rsize = EPM_SIZE_4K;
+		rattr = attr;
+	}
+	run->hpa = rhpa;
+	run->size = rsize;
+	run->attr = rattr;
+	pm->mapped[0] -= cleared;
+}
+
+/*
+ * A whole PT that is going away and holds 512 leaves of one attr over
+ * contiguous frames (what a map of a contiguous run builds) is released
+ * in one step. Returns false, having done nothing, for any other PT.
+ */
+static bool epm_release_whole_pt(struct epm_pmap *pm, const u64 *pt,
+				 struct epm_release_run *run)
+{
+	const u64 kmask = ~epm_hw_bits(&epm_kpt);
+	const u64 emask = ~epm_hw_bits(&epm_ept);
+	u64 k0 = pt[0], e0 = pt[EPM_PTRS];
+	u64 kdiff = 0, ediff = 0;
+	unsigned int i;
+
+	if (!epm_is_present(&epm_kpt, k0))
+		return false;
+	for (i = 0; i < EPM_PTRS; i++) {
+		u64 off = (u64)i << EPM_PAGE_SHIFT;
+
+		kdiff |= pt[i] ^ (k0 + off);
+		ediff |= pt[EPM_PTRS + i] ^ (e0 + off);
+	}
+	if ((kdiff & kmask) || (ediff & emask))
+		return false;
+	epm_release_add(run, epm_leaf_addr(k0, 1), EPM_SIZE_2M,
+			epm_leaf_attr(pt, 1) & ~EPM_ATTR_AD);
+	pm->mapped[0] -= EPM_SIZE_2M;
+	return true;
+}
+
+/*
  * Clear every leaf in [gpa, end) under @table and free the table pairs that
  * become empty. Leaves that the range covers only partly must have been
  * split before.
@@ -531,6 +618,10 @@ static void epm_unmap_level(struct epm_pmap *pm, u64 *table,
 	unsigned int i = epm_index(gpa, level);
 	u64 size = EPM_LEVEL_SIZE(level);
 
+	if (level == 1) {
+		epm_unmap_pt(pm, table, gpa, end, run, true);
+		return;
+	}
 	for (; gpa < end; gpa = epm_entry_end(gpa, level, end), i++) {
 		u64 next = epm_entry_end(gpa, level, end);
 		u64 kpte = table[i];
@@ -547,6 +638,18 @@ static void epm_unmap_level(struct epm_pmap *pm, u64 *table,
 			continue;
 		}
 		child = epm_table_of(kpte);
+		if (level == 2 && next - gpa == size) {
+			/*
+			 * A whole PT goes: unlink it, then only read it for
+			 * the release; a freed pair is zeroed on reuse.
+			 */
+			epm_set_pair(&table[i], 0, 0);
+			if (!epm_release_whole_pt(pm, child, run))
+				epm_unmap_pt(pm, child, gpa, next, run, false);
+			epm_free_pair(pm, child);
+			epm_cond_resched();
+			continue;
+		}
 		epm_unmap_level(pm, child, level - 1, gpa, next, run);
 		if (next - gpa == size || epm_table_empty(child)) {
 			epm_set_pair(&table[i], 0, 0);
@@ -939,6 +1042,31 @@ static bool epm_leaf_pair_ok(unsigned int level, u64 kpte, u64 epte)
 	       epm_kpte_leaf(level, kpte, attr);
 }
 
+/* Why the two halves of a present entry disagree, or EPM_BAD_NONE. */
+static enum epm_bad epm_pair_bad(unsigned int level, u64 kpte, u64 epte)
+{
+	bool kleaf = epm_is_leaf(&epm_kpt, kpte, level);
+
+	if (epm_is_present(&epm_kpt, kpte) != epm_is_present(&epm_ept, epte))
+		return EPM_BAD_PRESENT;
+	if (kleaf != epm_is_leaf(&epm_ept, epte, level))
+		return EPM_BAD_KIND;
+	if (kleaf && level > 3)
+		return EPM_BAD_LEVEL;
+	if (kleaf)
+		return epm_leaf_pair_ok(level, kpte, epte) ? EPM_BAD_NONE :
+							     EPM_BAD_LEAF;
+	if ((kpte & ~epm_kpt.a) != epm_kpte_table(kpte & EPM_PTE_ADDR) ||
+	    (epte & ~epm_ept.a) != epm_epte_table(kpte & EPM_PTE_ADDR))
+		return EPM_BAD_TABLE;
+	return EPM_BAD_NONE;
+}
+
+/*
+ * Compare every entry of a table pair, then go on through the KPT half
+ * like every other walker here, so that one bad entry counts once and the
+ * counters are taken from what the tables hold.
+ */
 static void epm_check_level(struct epm_check_state *cs, const u64 *table,
 			    unsigned int level, u64 base)
 {
@@ -949,47 +1077,23 @@ static void epm_check_level(struct epm_check_state *cs, const u64 *table,
 	for (i = 0; i < EPM_PTRS; i++) {
 		u64 kpte = table[i], epte = table[EPM_PTRS + i];
 		u64 gpa = base + i * size;
-		bool kp = epm_is_present(&epm_kpt, kpte);
-		bool ep = epm_is_present(&epm_ept, epte);
-		bool kleaf, eleaf;
+		enum epm_bad why;
 
-		if (!kp && !ep) {
-			if (kpte || epte)
-				epm_mismatch(cs, EPM_BAD_PRESENT, level, gpa,
-					     kpte, epte);
+		if (!kpte && !epte)
 			continue;
-		}
+		why = epm_pair_bad(level, kpte, epte);
+		if (!epm_is_present(&epm_kpt, kpte) &&
+		    !epm_is_present(&epm_ept, epte))
+			why = EPM_BAD_PRESENT;	/* stray bits, not present */
+		if (why != EPM_BAD_NONE)
+			epm_mismatch(cs, why, level, gpa, kpte, epte);
+		if (!epm_is_present(&epm_kpt, kpte))
+			continue;
 		used++;
-		if (kp != ep) {
-			epm_mismatch(cs, EPM_BAD_PRESENT, level, gpa, kpte,
-				     epte);
-			continue;
-		}
-		kleaf = epm_is_leaf(&epm_kpt, kpte, level);
-		eleaf = epm_is_leaf(&epm_ept, epte, level);
-		if (kleaf != eleaf) {
-			epm_mismatch(cs, EPM_BAD_KIND, level, gpa, kpte, epte);
-			continue;
-		}
-		if (kleaf) {
-			if (level > 3)
-				epm_mismatch(cs, EPM_BAD_LEVEL, level, gpa,
-					     kpte, epte);
-			else if (!epm_leaf_pair_ok(level, kpte, epte))
-				epm_mismatch(cs, EPM_BAD_LEAF, level, gpa,
-					     kpte, epte);
-			else
-				cs->mapped[level - 1] += size;
-			continue;
-		}
-		if ((kpte & ~epm_kpt.a) !=
-		    epm_kpte_table(kpte & EPM_PTE_ADDR) ||
-		    (epte & ~epm_ept.a) !=
-		    epm_epte_table(kpte & EPM_PTE_ADDR)) {
-			epm_mismatch(cs, EPM_BAD_TABLE, level, gpa, kpte, epte);
-			continue;
-		}
-		epm_check_level(cs, epm_table_of(kpte), level - 1, gpa);
+		if (!epm_is_leaf(&epm_kpt, kpte, level))
+			epm_check_level(cs, epm_table_of(kpte), level - 1, gpa);
+		else if (level <= 3)
+			cs->mapped[level - 1] += size;
 	}
 	if (!used && level < EPM_LEVELS)
 		epm_mismatch(cs, EPM_BAD_EMPTY, level + 1, base, 0, 0);

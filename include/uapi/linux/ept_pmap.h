@@ -77,7 +77,25 @@
  *	Table pairs and bytes, bytes mapped per leaf size, pinned pages,
  *	TLB flushes, runs and exits.
  *
- * Number 0x0a is reserved for RUN (the VMX launcher).
+ * EPM_IOC_RUN (struct epm_run, in/out)
+ *	Run a guest on this address space (the EPT half, through VMX) on the
+ *	calling thread until the first exit the kernel does not handle, at
+ *	most timeout_ns of wall-clock time, and describe that exit. The guest
+ *	starts in mode (EPM_MODE_*) with regs; segments are flat (base 0),
+ *	guest GDT/IDT empty. PROT32 (default): 32-bit protected mode, paging
+ *	off, so every access goes straight through the EPT. REAL: 16-bit real
+ *	mode, CS = DS = ... = 0. LONG64: 64-bit mode, paging on with cr3 (a
+ *	gpa of a PML4 that the caller built in guest memory).
+ *	Exceptions exit as EPM_EXIT_EXCEPTION unless EPM_RUN_GUEST_EXC lets
+ *	them go through the guest's (empty) IDT, which ends in a triple fault.
+ *	After HLT, VMCALL and port I/O exits regs.rip points after the
+ *	instruction, so RUN with the returned regs resumes the guest (for an
+ *	IN, put the data into regs.rax first). Each RUN starts the guest
+ *	afresh from mode and regs. Errors: ENODEV (no usable VMX, EPT,
+ *	unrestricted guest or preemption timer), EBUSY (VMX is in use by
+ *	another hypervisor such as kvm_intel, or another thread is in RUN on
+ *	this file), EINTR (a signal arrived: exit_kind EPM_EXIT_INTR and the
+ *	registers are still written back), EPERM (another process), EINVAL.
  */
 #ifndef _UAPI_LINUX_EPT_PMAP_H
 #define _UAPI_LINUX_EPT_PMAP_H
@@ -234,8 +252,61 @@ struct epm_eptp {
 	__u64 reserved[2];
 };
 
-/* STATS exits[] index: the kind of exit (for RUN) */
+/* RUN exit kinds; also the index of STATS exits[] */
+#define EPM_EXIT_NONE		0
+#define EPM_EXIT_HLT		1
+#define EPM_EXIT_VMCALL		2
+#define EPM_EXIT_IO		3	/* port, io_size, io_in, io_data */
+#define EPM_EXIT_EPT_VIOLATION	4	/* gpa, access (EPM_PERM_*) */
+#define EPM_EXIT_EPT_MISCONFIG	5	/* gpa */
+#define EPM_EXIT_EXCEPTION	6	/* vector, error_code */
+#define EPM_EXIT_TRIPLE_FAULT	7
+#define EPM_EXIT_TIMEOUT	8	/* timeout_ns ran out */
+#define EPM_EXIT_ENTRY_FAIL	9	/* entry_error */
+#define EPM_EXIT_INTR		10	/* a signal; RUN returns EINTR */
+#define EPM_EXIT_OTHER		11	/* see exit_reason (CPUID, MSR, ...) */
 #define EPM_EXIT_KINDS		16
+
+#define EPM_MODE_PROT32		0
+#define EPM_MODE_REAL		1
+#define EPM_MODE_LONG64		2
+
+#define EPM_RUN_GUEST_EXC	0x1u
+#define EPM_RUN_ALL		EPM_RUN_GUEST_EXC
+
+struct epm_regs {
+	__u64 rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+	__u64 r8, r9, r10, r11, r12, r13, r14, r15;
+	__u64 rip, rflags;	/* rflags bit 1 is forced on */
+};
+
+struct epm_run {
+	/* in */
+	__u32 flags;		/* EPM_RUN_* */
+	__u32 mode;		/* EPM_MODE_* */
+	__u64 timeout_ns;	/* wall-clock limit, 1 ns .. 60 s */
+	__u64 cr3;		/* LONG64: gpa of the guest's PML4 */
+	/* in and out */
+	struct epm_regs regs;
+	/* out */
+	__u32 exit_kind;	/* EPM_EXIT_* */
+	__u32 exit_reason;	/* raw VMX exit reason */
+	__u64 exit_qual;	/* raw exit qualification */
+	__u64 gpa;		/* EPT violation / misconfiguration */
+	__u32 access;		/* EPT violation: EPM_PERM_* of the access */
+	__u32 vector;		/* exception vector */
+	__u32 error_code;	/* exception error code, if it has one */
+	__u16 port;		/* port I/O */
+	__u8 io_size;		/* 1, 2 or 4 */
+	__u8 io_in;		/* 1: IN, 0: OUT */
+	__u64 io_data;		/* OUT: the data */
+	__u32 entry_error;	/* VM-instruction error or entry-fail reason */
+	__u32 io_flags;		/* EPM_IO_STRING, EPM_IO_REP */
+	__u64 reserved[4];
+};
+
+#define EPM_IO_STRING		0x1u
+#define EPM_IO_REP		0x2u
 
 struct epm_stats {
 	__u64 table_pairs;	/* root included */
@@ -262,6 +333,6 @@ struct epm_stats {
 #define EPM_IOC_CHECK		_IOWR(EPM_IOC_MAGIC, 0x07, struct epm_check)
 #define EPM_IOC_EPTP		_IOWR(EPM_IOC_MAGIC, 0x08, struct epm_eptp)
 #define EPM_IOC_STATS		_IOR(EPM_IOC_MAGIC, 0x09, struct epm_stats)
-/* 0x0a: reserved for EPM_IOC_RUN */
+#define EPM_IOC_RUN		_IOWR(EPM_IOC_MAGIC, 0x0a, struct epm_run)
 
 #endif /* _UAPI_LINUX_EPT_PMAP_H */
