@@ -602,10 +602,7 @@ static int epm_run_check(const struct epm_run *r)
 	if (r->mode == EPM_MODE_LONG64 ?
 	    (r->cr3 & ~PAGE_MASK || r->cr3 >= EPM_GPA_LIMIT) : r->cr3)
 		return -EINVAL;
-	if (r->exit_kind || r->exit_reason || r->exit_qual || r->gpa ||
-	    r->access || r->vector || r->error_code || r->port ||
-	    r->io_size || r->io_in || r->io_data || r->entry_error ||
-	    r->io_flags || memchr_inv(r->reserved, 0, sizeof(r->reserved)))
+	if (memchr_inv(r->reserved, 0, sizeof(r->reserved)))
 		return -EINVAL;
 	return 0;
 }
@@ -622,6 +619,20 @@ int epm_vmx_run(struct epm_space *sp, struct epm_run *r)
 	ret = epm_run_check(r);
 	if (ret)
 		return ret;
+	/* what a previous RUN left in the record is not input */
+	r->exit_kind = 0;
+	r->exit_reason = 0;
+	r->exit_qual = 0;
+	r->gpa = 0;
+	r->access = 0;
+	r->vector = 0;
+	r->error_code = 0;
+	r->port = 0;
+	r->io_size = 0;
+	r->io_in = 0;
+	r->io_data = 0;
+	r->entry_error = 0;
+	r->io_flags = 0;
 	if (!(epm_caps.flags & EPM_CAP_RUN))
 		return -ENODEV;
 	if (current->mm != sp->mm)

@@ -90,7 +90,8 @@
  *	them go through the guest's (empty) IDT, which ends in a triple fault.
  *	After HLT, VMCALL and port I/O exits regs.rip points after the
  *	instruction, so RUN with the returned regs resumes the guest (for an
- *	IN, put the data into regs.rax first). Each RUN starts the guest
+ *	IN, put the data into regs.rax first); the out fields are ignored on
+ *	input, so the same struct can go straight back. Each RUN starts the guest
  *	afresh from mode and regs. Errors: ENODEV (no usable VMX, EPT,
  *	unrestricted guest or preemption timer), EBUSY (VMX is in use by
  *	another hypervisor such as kvm_intel, or another thread is in RUN on
