@@ -396,8 +396,7 @@ static long epm_ioc_eptp(struct epm_space *sp, void __user *argp)
 	if (e.flags & ~EPM_EPTP_ALL || e.pad || e.eptp || e.kpt_root ||
 	    !epm_zero(e.reserved, sizeof(e.reserved)))
 		return -EINVAL;
-	if ((e.flags & EPM_EPTP_AD) && (epm_caps.flags & EPM_CAP_EPT) &&
-	    !(epm_caps.flags & EPM_CAP_EPT_AD))
+	if ((e.flags & EPM_EPTP_AD) && !(epm_caps.flags & EPM_CAP_EPT_AD))
 		return -EOPNOTSUPP;
 	mutex_lock(&sp->lock);
 	e.eptp = epm_eptp(&sp->pm, e.flags & EPM_EPTP_AD);

@@ -53,7 +53,8 @@
  *	memory that was mapped without W (its pages are not pinned writable).
  *
  * EPM_IOC_QUERY (struct epm_query, in: gpa, flags; out: the rest)
- *	Walk one gpa through both halves. Returns 0 whether mapped or not:
+ *	Walk one gpa (any byte address below 2^48, no alignment needed)
+ *	through both halves. Returns 0 whether mapped or not:
  *	level is the leaf level (1: 4K, 2: 2M, 3: 1G) or 0 if unmapped, and
  *	kpte[]/epte[] hold the entries walked, indexed by level - 1.
  *
@@ -71,7 +72,7 @@
  * EPM_IOC_EPTP (struct epm_eptp, in: flags; out: eptp, kpt_root)
  *	The EPT pointer (WB, 4-level walk, A/D enable with EPM_EPTP_AD) and
  *	the KPT root's physical address (AMD nested CR3). CAP_SYS_ADMIN only,
- *	else EPERM.
+ *	else EPERM; EPM_EPTP_AD without EPM_CAP_EPT_AD: EOPNOTSUPP.
  *
  * EPM_IOC_STATS (struct epm_stats, out)
  *	Table pairs and bytes, bytes mapped per leaf size, pinned pages,

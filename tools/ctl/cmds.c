@@ -1,0 +1,851 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * eptctl: the subcommands. Each runs its ioctl and either prints what it
+ * got or reports one error line naming the errno and, from the arguments,
+ * the likely cause.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "eptctl.h"
+
+#define DUMP_BATCH	256
+
+/* Why a gpa range is invalid, or NULL when it looks fine. */
+static const char *range_cause(u64 gpa, u64 size, char *buf, size_t len)
+{
+	if (gpa & (PAGE_4K - 1))
+		snprintf(buf, len, "gpa 0x%llx is not 4 KiB aligned",
+			 (unsigned long long)gpa);
+	else if (!size)
+		snprintf(buf, len, "size is zero");
+	else if (size & (PAGE_4K - 1))
+		snprintf(buf, len, "size 0x%llx is not a multiple of 4 KiB",
+			 (unsigned long long)size);
+	else if (gpa >= GPA_LIMIT || size > GPA_LIMIT - gpa)
+		snprintf(buf, len, "[0x%llx, 0x%llx) goes beyond the 48-bit guest-physical space",
+			 (unsigned long long)gpa,
+			 (unsigned long long)(gpa + size));
+	else
+		return NULL;
+	return buf;
+}
+
+static const char *perm_cause(u32 perm, char *buf, size_t len)
+{
+	if (perm & ~EPM_PERM_ALL)
+		snprintf(buf, len, "unknown permission bits %#x",
+			 perm & ~EPM_PERM_ALL);
+	else if (!perm)
+		snprintf(buf, len, "no permission given");
+	else if ((perm & EPM_PERM_W) && !(perm & EPM_PERM_R))
+		snprintf(buf, len, "write without read is an EPT misconfiguration");
+	else
+		return NULL;
+	return buf;
+}
+
+static const char *range_str(u64 gpa, u64 size, char *buf, size_t len)
+{
+	snprintf(buf, len, "[0x%llx, 0x%llx)", (unsigned long long)gpa,
+		 (unsigned long long)(gpa + size));
+	return buf;
+}
+
+/* Causes common to every command. */
+static const char *common_cause(int err)
+{
+	switch (err) {
+	case EPERM:
+		return "the address space belongs to another process";
+	case ENOTTY:
+		return "the module does not know this command (old module?)";
+	case EFAULT:
+		return "the module could not access the argument";
+	case EINVAL:
+		return "invalid argument";
+	default:
+		return strerror(err);
+	}
+}
+
+static int do_ioctl(struct ctx *ctx, unsigned long req, void *arg)
+{
+	int ret = ioctl(ctx->fd, req, arg);
+
+	return ret < 0 ? errno : 0;
+}
+
+int cmd_version(struct ctx *ctx, const struct args *a)
+{
+	int v = ioctl(ctx->fd, EPM_IOC_VERSION);
+
+	if (v < 0)
+		return fail(ctx, a->cmd->name, errno, "%s",
+			    common_cause(errno));
+	printf("module API %d\n", v);
+	printf("eptctl API %d\n", EPM_API_VERSION);
+	if (v != EPM_API_VERSION)
+		print_note("eptctl was built for API %d, the module speaks %d",
+			   EPM_API_VERSION, v);
+	return 0;
+}
+
+static const struct {
+	u64 flag;
+	const char *name;
+	const char *what;
+} cap_flags[] = {
+	{ EPM_CAP_VMX, "vmx", "CPUID says VMX" },
+	{ EPM_CAP_VMX_ON, "vmx_on", "enabled by firmware" },
+	{ EPM_CAP_EPT, "ept", "extended page tables" },
+	{ EPM_CAP_EPT_X_ONLY, "ept_x_only", "execute-only EPT leaves" },
+	{ EPM_CAP_EPT_2M, "ept_2m", "EPT 2M leaves" },
+	{ EPM_CAP_EPT_1G, "ept_1g", "EPT 1G leaves" },
+	{ EPM_CAP_EPT_AD, "ept_ad", "EPT accessed/dirty flags" },
+	{ EPM_CAP_EPT_WB, "ept_wb", "WB paging structures" },
+	{ EPM_CAP_EPT_WALK4, "ept_walk4", "4-level EPT walks" },
+	{ EPM_CAP_INVEPT, "invept", "INVEPT" },
+	{ EPM_CAP_INVEPT_SINGLE, "invept_single", "single-context INVEPT" },
+	{ EPM_CAP_INVEPT_ALL, "invept_all", "all-context INVEPT" },
+	{ EPM_CAP_VPID, "vpid", "VPID" },
+	{ EPM_CAP_UNRESTRICTED, "unrestricted", "unrestricted guest" },
+	{ EPM_CAP_PREEMPT_TIMER, "preempt_timer", "VMX preemption timer" },
+	{ EPM_CAP_SVM, "svm", "AMD SVM" },
+	{ EPM_CAP_NPT, "npt", "AMD nested paging" },
+	{ EPM_CAP_HOST_1G, "host_1g", "1G pages in the host format (pdpe1gb)" },
+	{ EPM_CAP_RUN, "run", "RUN can launch guests" },
+};
+
+int cmd_caps(struct ctx *ctx, const struct args *a)
+{
+	struct epm_caps c;
+	u64 known = 0;
+	size_t i;
+	int err;
+
+	memset(&c, 0, sizeof(c));
+	err = do_ioctl(ctx, EPM_IOC_CAPS, &c);
+	if (err)
+		return fail(ctx, a->cmd->name, err, "%s", common_cause(err));
+
+	printf("api_version      %u\n", c.api_version);
+	printf("maxphyaddr       %u\n", c.maxphyaddr);
+	printf("flags            0x%llx\n", (unsigned long long)c.flags);
+	for (i = 0; i < ARRAY_SIZE(cap_flags); i++) {
+		known |= cap_flags[i].flag;
+		printf("  %-14s %-3s  %s\n", cap_flags[i].name,
+		       c.flags & cap_flags[i].flag ? "yes" : "no",
+		       cap_flags[i].what);
+	}
+	if (c.flags & ~known)
+		printf("  %-14s 0x%llx\n", "unknown",
+		       (unsigned long long)(c.flags & ~known));
+	printf("map_sizes       ");
+	if (c.map_sizes & (1u << EPM_PAGE_4K))
+		printf(" 4K");
+	if (c.map_sizes & (1u << EPM_PAGE_2M))
+		printf(" 2M");
+	if (c.map_sizes & (1u << EPM_PAGE_1G))
+		printf(" 1G");
+	if (c.map_sizes & ~((1u << EPM_PAGE_4K) | (1u << EPM_PAGE_2M) |
+			    (1u << EPM_PAGE_1G)))
+		printf(" ?%#x", c.map_sizes);
+	printf("\n");
+	printf("svm_features     0x%08x\n", c.svm_features);
+	printf("vmx_basic        0x%016llx\n", (unsigned long long)c.vmx_basic);
+	printf("vmx_procbased2   0x%016llx\n",
+	       (unsigned long long)c.vmx_procbased2);
+	printf("vmx_ept_vpid_cap 0x%016llx\n",
+	       (unsigned long long)c.vmx_ept_vpid_cap);
+	printf("vmx_misc         0x%016llx\n", (unsigned long long)c.vmx_misc);
+	printf("feature_control  0x%016llx\n",
+	       (unsigned long long)c.feature_control);
+	return 0;
+}
+
+static const char *backing_name(enum backing b)
+{
+	switch (b) {
+	case BACK_THP:
+		return "thp";
+	case BACK_HUGETLB:
+		return "hugetlb";
+	case BACK_FILE:
+		return "file";
+	default:
+		return "anon";
+	}
+}
+
+static const char *map_cause(const struct args *a, int err, u64 uaddr,
+			     char *buf, size_t len)
+{
+	char rng[64], lim[24];
+	struct rlimit rl;
+
+	switch (err) {
+	case EEXIST:
+		snprintf(buf, len, "%s overlaps an existing mapping",
+			 range_str(a->gpa, a->size, rng, sizeof(rng)));
+		return buf;
+	case ENOMEM:
+		if (!getrlimit(RLIMIT_MEMLOCK, &rl) &&
+		    rl.rlim_cur != RLIM_INFINITY) {
+			snprintf(buf, len,
+				 "out of memory, or %s is over RLIMIT_MEMLOCK (%s locked at most)",
+				 range_str(a->gpa, a->size, rng, sizeof(rng)),
+				 size_str(rl.rlim_cur, lim, sizeof(lim)));
+			return buf;
+		}
+		return "out of memory";
+	case EFAULT:
+		snprintf(buf, len, "user memory at 0x%llx is not mapped%s",
+			 (unsigned long long)uaddr,
+			 a->perm & EPM_PERM_W ? " or not writable" : "");
+		return buf;
+	case EOPNOTSUPP:
+		if (a->backing == BACK_FILE)
+			snprintf(buf, len, "file-backed memory (%s) cannot be mapped",
+				 a->file);
+		else if ((a->perm & EPM_PERM_ALL) == EPM_PERM_X)
+			snprintf(buf, len,
+				 "execute-only needs EPT execute-only support (see caps: ept_x_only)");
+		else
+			snprintf(buf, len, "this memory or mapping is not supported");
+		return buf;
+	case EINVAL:
+		if (range_cause(a->gpa, a->size, buf, len) ||
+		    perm_cause(a->perm, buf, len))
+			return buf;
+		if (a->memtype > EPM_MEMTYPE_WP)
+			snprintf(buf, len, "unknown memory type %u",
+				 a->memtype);
+		else if (a->max_page > EPM_PAGE_1G)
+			snprintf(buf, len, "unknown max page %u", a->max_page);
+		else if (uaddr & (PAGE_4K - 1))
+			snprintf(buf, len,
+				 "uaddr 0x%llx is not page aligned (--uaddr-offset 0x%llx)",
+				 (unsigned long long)uaddr,
+				 (unsigned long long)a->uaddr_offset);
+		else
+			return "invalid argument";
+		return buf;
+	default:
+		return common_cause(err);
+	}
+}
+
+int cmd_map(struct ctx *ctx, const struct args *a)
+{
+	struct epm_map m;
+	struct region *r;
+	char why[256], rng[64], p[4];
+	int err;
+
+	err = -mem_alloc(a, &r, why, sizeof(why));
+	if (err)
+		return fail(ctx, "map", err, "cannot allocate %s memory: %s",
+			    backing_name(a->backing), why);
+
+	memset(&m, 0, sizeof(m));
+	m.gpa = a->gpa;
+	m.size = a->size;
+	m.uaddr = r->uaddr;
+	m.flags = a->perm;
+	if (a->seen & O(OPT_IPAT))
+		m.flags |= EPM_MAP_IPAT;
+	if (a->seen & O(OPT_AD))
+		m.flags |= EPM_MAP_AD;
+	m.memtype = a->memtype;
+	m.max_page = a->max_page;
+	err = do_ioctl(ctx, EPM_IOC_MAP, &m);
+	if (err) {
+		mem_free(r);
+		return fail(ctx, "map", err, "%s",
+			    map_cause(a, err, m.uaddr, why, sizeof(why)));
+	}
+	mem_add(ctx, r);
+	if (ctx->verbose)
+		printf("map: %s %s %s %s memory at 0x%llx\n",
+		       range_str(a->gpa, a->size, rng, sizeof(rng)),
+		       perm_str(a->perm, p), epm_memtype_name(a->memtype),
+		       backing_name(a->backing), (unsigned long long)m.uaddr);
+	return 0;
+}
+
+static const char *split_cause(const struct args *a, char *buf, size_t len)
+{
+	char rng[64];
+
+	snprintf(buf, len, "out of memory to split a jumbo leaf at an edge of %s",
+		 range_str(a->gpa, a->size, rng, sizeof(rng)));
+	return buf;
+}
+
+int cmd_unmap(struct ctx *ctx, const struct args *a)
+{
+	struct epm_range r;
+	char why[160];
+	int err;
+
+	memset(&r, 0, sizeof(r));
+	r.gpa = a->gpa;
+	r.size = a->size;
+	err = do_ioctl(ctx, EPM_IOC_UNMAP, &r);
+	if (err) {
+		const char *cause = common_cause(err);
+
+		if (err == EINVAL && range_cause(a->gpa, a->size, why,
+						 sizeof(why)))
+			cause = why;
+		else if (err == ENOMEM)
+			cause = split_cause(a, why, sizeof(why));
+		return fail(ctx, "unmap", err, "%s", cause);
+	}
+	mem_release(ctx, a->gpa, a->size);
+	if (ctx->verbose)
+		printf("unmap: %s\n", range_str(a->gpa, a->size, why,
+						sizeof(why)));
+	return 0;
+}
+
+int cmd_protect(struct ctx *ctx, const struct args *a)
+{
+	struct epm_range r;
+	char why[160], rng[64], p[4];
+	const char *cause;
+	int err;
+
+	memset(&r, 0, sizeof(r));
+	r.gpa = a->gpa;
+	r.size = a->size;
+	r.perm = a->perm;
+	err = do_ioctl(ctx, EPM_IOC_PROTECT, &r);
+	if (!err) {
+		if (ctx->verbose)
+			printf("protect: %s %s\n",
+			       range_str(a->gpa, a->size, rng, sizeof(rng)),
+			       perm_str(a->perm, p));
+		return 0;
+	}
+	cause = common_cause(err);
+	switch (err) {
+	case ENOENT:
+		snprintf(why, sizeof(why), "part of %s is not mapped",
+			 range_str(a->gpa, a->size, rng, sizeof(rng)));
+		cause = why;
+		break;
+	case EACCES:
+		snprintf(why, sizeof(why),
+			 "%s was mapped without w: its pages are not pinned writable",
+			 range_str(a->gpa, a->size, rng, sizeof(rng)));
+		cause = why;
+		break;
+	case EINVAL:
+		if (range_cause(a->gpa, a->size, why, sizeof(why)) ||
+		    perm_cause(a->perm, why, sizeof(why)))
+			cause = why;
+		break;
+	case ENOMEM:
+		cause = split_cause(a, why, sizeof(why));
+		break;
+	case EOPNOTSUPP:
+		cause = "execute-only needs EPT execute-only support (see caps: ept_x_only)";
+		break;
+	}
+	return fail(ctx, "protect", err, "%s", cause);
+}
+
+/* Is this entry a leaf, by its own bits (PS at levels 2 and 3)? */
+static bool kpte_is_leaf(u64 e, unsigned int level)
+{
+	return level == 1 || (level < 4 && (e & KPTE_PS));
+}
+
+static bool epte_is_leaf(u64 e, unsigned int level)
+{
+	return level == 1 || (level < 4 && (e & EPTE_PS));
+}
+
+static void print_pair(const char *indent, unsigned int level, u64 k, u64 e,
+		       bool kleaf, bool eleaf)
+{
+	char kb[96], eb[96];
+
+	kpte_bits(k, level, kleaf, kb, sizeof(kb));
+	epte_bits(e, level, eleaf, eb, sizeof(eb));
+	printf("%s%-6s kpt 0x%016llx %-24s ept 0x%016llx %s\n", indent,
+	       level_name(level), (unsigned long long)k, kb,
+	       (unsigned long long)e, eb);
+}
+
+int cmd_query(struct ctx *ctx, const struct args *a)
+{
+	struct epm_query q;
+	char why[96], sz[24], p[4], kp[4];
+	unsigned int l;
+	int err;
+
+	memset(&q, 0, sizeof(q));
+	q.gpa = a->gpa;
+	err = do_ioctl(ctx, EPM_IOC_QUERY, &q);
+	if (err) {
+		const char *cause = common_cause(err);
+
+		if (err == EINVAL && a->gpa >= GPA_LIMIT) {
+			snprintf(why, sizeof(why),
+				 "gpa 0x%llx is beyond the 48-bit guest-physical space",
+				 (unsigned long long)a->gpa);
+			cause = why;
+		}
+		return fail(ctx, "query", err, "%s", cause);
+	}
+	if (q.level > 4)
+		return fail(ctx, "query", 0, "the module answered leaf level %u",
+			    q.level);
+	if (q.level)
+		printf("gpa 0x%llx: %s leaf at level %u (%s)\n",
+		       (unsigned long long)q.gpa,
+		       size_str(level_size(q.level), sz, sizeof(sz)), q.level,
+		       level_name(q.level));
+	else
+		printf("gpa 0x%llx: not mapped\n", (unsigned long long)q.gpa);
+
+	for (l = 4; l >= 1; l--) {
+		u64 k = q.kpte[l - 1], e = q.epte[l - 1];
+
+		if (q.level && l < q.level)
+			break;
+		if (!q.level && !k && !e) {
+			printf("  %-6s not present\n", level_name(l));
+			break;
+		}
+		print_pair("  ", l, k, e, l == q.level || kpte_is_leaf(k, l),
+			   l == q.level || epte_is_leaf(e, l));
+	}
+	if (!q.level)
+		return 0;
+	printf("  hpa 0x%llx  page %s  perm %s  kpt_perm %s  memtype %s%s\n",
+	       (unsigned long long)q.hpa,
+	       size_str(q.page_size, sz, sizeof(sz)), perm_str(q.perm, p),
+	       perm_str(q.kpt_perm, kp), epm_memtype_name(q.memtype),
+	       q.map_flags & EPM_MAP_IPAT ? "  ipat" : "");
+	if (q.page_size != level_size(q.level))
+		print_note("query: page size 0x%llx does not match level %u",
+			   (unsigned long long)q.page_size, q.level);
+	return 0;
+}
+
+/* State of one dump as it streams through. */
+struct dumper {
+	enum dump_format fmt;
+	u64 entries;
+	u64 tables;
+	u64 leaves[5];		/* by level */
+	u64 last_gpa;
+	unsigned int last_level;
+	/* dot: the open table per level and the open leaf run per level */
+	bool have[5];
+	u64 cur[5];
+	struct {
+		bool open;
+		u64 table;	/* base of the table holding the run */
+		u64 start;
+		u64 end;
+		u64 count;
+		u64 kattr;
+		u64 eattr;
+	} run[5];
+	unsigned int nruns;
+};
+
+static const char *table_name(unsigned int level)
+{
+	static const char *const names[] = { "?", "PT", "PD", "PDPT", "PML4" };
+
+	return level < ARRAY_SIZE(names) ? names[level] : "?";
+}
+
+/* Base gpa of the table at @level that holds the entry for @gpa. */
+static u64 table_base(unsigned int level, u64 gpa)
+{
+	return gpa & ~(level_size(level + 1) - 1);
+}
+
+static void dot_table(struct dumper *d, unsigned int level, u64 base,
+		      const struct epm_dump_entry *parent);
+
+/* Make sure the table at @level covering @base is in the graph. */
+static void dot_ensure(struct dumper *d, unsigned int level, u64 base)
+{
+	if (level >= 4 || (d->have[level] && d->cur[level] == base))
+		return;
+	dot_ensure(d, level + 1, table_base(level + 1, base));
+	dot_table(d, level, base, NULL);
+}
+
+static void dot_table(struct dumper *d, unsigned int level, u64 base,
+		      const struct epm_dump_entry *parent)
+{
+	printf("  t%u_%llx [label=\"%s\\n[0x%llx, 0x%llx)", level,
+	       (unsigned long long)base, table_name(level),
+	       (unsigned long long)base,
+	       (unsigned long long)(base + level_size(level + 1)));
+	if (parent)
+		printf("\\nkpt 0x%llx\\nept 0x%llx",
+		       (unsigned long long)(parent->kpte & PTE_ADDR),
+		       (unsigned long long)(parent->epte & PTE_ADDR));
+	printf("\"];\n");
+	printf("  t%u_%llx -> t%u_%llx [label=\"%llu\"];\n", level + 1,
+	       (unsigned long long)table_base(level + 1, base), level,
+	       (unsigned long long)base,
+	       (unsigned long long)((base >> (12 + 9 * level)) & 511));
+	d->have[level] = true;
+	d->cur[level] = base;
+}
+
+static void dot_flush(struct dumper *d, unsigned int level)
+{
+	unsigned int shift = 12 + 9 * (level - 1);
+	char sz[24], kb[96], eb[96];
+
+	if (!d->run[level].open)
+		return;
+	kpte_bits(d->run[level].kattr, level, true, kb, sizeof(kb));
+	epte_bits(d->run[level].eattr, level, true, eb, sizeof(eb));
+	printf("  r%u [shape=note, label=\"%llu x %s\\n[0x%llx, 0x%llx)\\n"
+	       "kpt %s\\nept %s\"];\n", d->nruns,
+	       (unsigned long long)d->run[level].count,
+	       size_str(level_size(level), sz, sizeof(sz)),
+	       (unsigned long long)d->run[level].start,
+	       (unsigned long long)d->run[level].end, kb, eb);
+	printf("  t%u_%llx -> r%u [label=\"%llu-%llu\"];\n", level,
+	       (unsigned long long)d->run[level].table, d->nruns,
+	       (unsigned long long)((d->run[level].start >> shift) & 511),
+	       (unsigned long long)(((d->run[level].end - 1) >> shift) & 511));
+	d->nruns++;
+	d->run[level].open = false;
+}
+
+static void dot_entry(struct dumper *d, const struct epm_dump_entry *e)
+{
+	unsigned int l = e->level;
+	u64 base = table_base(l, e->gpa);
+	u64 kattr, eattr;
+
+	dot_ensure(d, l, base);
+	if (!e->leaf) {
+		if (l > 1)
+			dot_table(d, l - 1, e->gpa, e);
+		return;
+	}
+	kattr = e->kpte & ~entry_addr(e->kpte, l, true);
+	eattr = e->epte & ~entry_addr(e->epte, l, true);
+	if (d->run[l].open && d->run[l].table == base &&
+	    d->run[l].end == e->gpa && d->run[l].kattr == kattr &&
+	    d->run[l].eattr == eattr) {
+		d->run[l].end += level_size(l);
+		d->run[l].count++;
+		return;
+	}
+	dot_flush(d, l);
+	d->run[l].open = true;
+	d->run[l].table = base;
+	d->run[l].start = e->gpa;
+	d->run[l].end = e->gpa + level_size(l);
+	d->run[l].count = 1;
+	d->run[l].kattr = kattr;
+	d->run[l].eattr = eattr;
+}
+
+static void tree_entry(const struct epm_dump_entry *e)
+{
+	static const char spaces[] = "      ";
+	char name[16], sz[8], kb[96], eb[96];
+	unsigned int l = e->level;
+
+	snprintf(name, sizeof(name), "%.*s%s", (int)(2 * (4 - l)), spaces,
+		 level_name(l));
+	if (e->leaf)
+		size_str(level_size(l), sz, sizeof(sz));
+	else
+		strcpy(sz, "tbl");
+	kpte_bits(e->kpte, l, e->leaf, kb, sizeof(kb));
+	epte_bits(e->epte, l, e->leaf, eb, sizeof(eb));
+	printf("%-11s [0x%012llx, 0x%012llx) %-3s  kpt 0x%016llx %-22s  ept 0x%016llx %s\n",
+	       name, (unsigned long long)e->gpa,
+	       (unsigned long long)(e->gpa + level_size(l)), sz,
+	       (unsigned long long)e->kpte, kb, (unsigned long long)e->epte,
+	       eb);
+}
+
+/* Checks what the module returned, then prints it. 0 or a failure. */
+static int dump_entry(struct ctx *ctx, struct dumper *d,
+		      const struct epm_dump_entry *e)
+{
+	unsigned int l = e->level;
+
+	if (l < 1 || l > 4 || e->leaf > 1 || (e->leaf && l == 4))
+		return fail(ctx, "dump", 0,
+			    "the module returned a bad entry: level %u leaf %u at gpa 0x%llx",
+			    l, e->leaf, (unsigned long long)e->gpa);
+	if (e->gpa & (level_size(l) - 1) || e->gpa >= GPA_LIMIT)
+		return fail(ctx, "dump", 0,
+			    "the module returned gpa 0x%llx, not aligned for level %u",
+			    (unsigned long long)e->gpa, l);
+	/* Parents before children, in gpa order: (gpa, -level) increases. */
+	if (d->entries && (e->gpa < d->last_gpa ||
+			   (e->gpa == d->last_gpa && l >= d->last_level)))
+		return fail(ctx, "dump", 0,
+			    "the module returned level %u gpa 0x%llx after level %u gpa 0x%llx: out of order",
+			    l, (unsigned long long)e->gpa, d->last_level,
+			    (unsigned long long)d->last_gpa);
+	d->last_gpa = e->gpa;
+	d->last_level = l;
+	d->entries++;
+	if (e->leaf)
+		d->leaves[l]++;
+	else
+		d->tables++;
+
+	switch (d->fmt) {
+	case FMT_TREE:
+		tree_entry(e);
+		break;
+	case FMT_JSON:
+		json_entry(stdout, e);
+		break;
+	case FMT_DOT:
+		dot_entry(d, e);
+		break;
+	}
+	return 0;
+}
+
+int cmd_dump(struct ctx *ctx, const struct args *a)
+{
+	struct epm_dump_entry *buf = calloc(DUMP_BATCH, sizeof(*buf));
+	struct dumper d;
+	struct epm_dump req;
+	u64 cursor = 0;
+	unsigned int i;
+	int err, ret = 0;
+
+	if (!buf)
+		return fail(ctx, "dump", ENOMEM, "out of memory");
+	memset(&d, 0, sizeof(d));
+	d.fmt = a->format;
+	if (d.fmt == FMT_DOT)
+		printf("digraph ept_pmap {\n"
+		       "  node [shape=box, fontname=monospace];\n"
+		       "  t4_0 [label=\"PML4 (root)\\n[0x0, 0x1000000000000)\"];\n");
+
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		req.buf = (uintptr_t)buf;
+		req.count = DUMP_BATCH;
+		req.flags = a->seen & O(OPT_LEAVES) ? EPM_DUMP_LEAVES : 0;
+		req.cursor = cursor;
+		err = do_ioctl(ctx, EPM_IOC_DUMP, &req);
+		if (err) {
+			ret = fail(ctx, "dump", err, "%s", common_cause(err));
+			break;
+		}
+		if (req.count > DUMP_BATCH) {
+			ret = fail(ctx, "dump", 0,
+				   "the module wrote %u entries into room for %u",
+				   req.count, DUMP_BATCH);
+			break;
+		}
+		for (i = 0; i < req.count && !ret; i++)
+			ret = dump_entry(ctx, &d, &buf[i]);
+		if (ret || req.cursor == EPM_DUMP_DONE)
+			break;
+		if (!req.count && req.cursor == cursor) {
+			ret = fail(ctx, "dump", 0,
+				   "the module made no progress at cursor 0x%llx",
+				   (unsigned long long)cursor);
+			break;
+		}
+		cursor = req.cursor;
+	}
+	free(buf);
+
+	if (d.fmt == FMT_DOT) {
+		for (i = 1; i <= 4; i++)
+			dot_flush(&d, i);
+		printf("}\n");
+	} else if (d.fmt == FMT_TREE && !ret) {
+		char s1[24], s2[24], s3[24];
+
+		printf("# %llu entries: %llu tables, %llu leaves (%s in 4K, %s in 2M, %s in 1G)\n",
+		       (unsigned long long)d.entries,
+		       (unsigned long long)d.tables,
+		       (unsigned long long)(d.leaves[1] + d.leaves[2] +
+					    d.leaves[3]),
+		       size_str(d.leaves[1] * level_size(1), s1, sizeof(s1)),
+		       size_str(d.leaves[2] * level_size(2), s2, sizeof(s2)),
+		       size_str(d.leaves[3] * level_size(3), s3, sizeof(s3)));
+	}
+	return ret;
+}
+
+int cmd_check(struct ctx *ctx, const struct args *a)
+{
+	struct epm_check c;
+	unsigned int l;
+	int err;
+
+	memset(&c, 0, sizeof(c));
+	err = do_ioctl(ctx, EPM_IOC_CHECK, &c);
+	if (err)
+		return fail(ctx, a->cmd->name, err, "%s", common_cause(err));
+	if (!c.mismatches) {
+		printf("ok: 0 mismatches\n");
+		return 0;
+	}
+	l = c.level;
+	printf("%llu mismatch%s; first: %s (why %u)\n",
+	       (unsigned long long)c.mismatches, c.mismatches == 1 ? "" : "es",
+	       why_name(c.why), c.why);
+	printf("  level %u gpa 0x%llx\n", l, (unsigned long long)c.gpa);
+	if (l >= 1 && l <= 4)
+		print_pair("  ", l, c.kpte, c.epte, kpte_is_leaf(c.kpte, l),
+			   epte_is_leaf(c.epte, l));
+	return fail(ctx, a->cmd->name, 0, "%llu lockstep mismatch%s",
+		    (unsigned long long)c.mismatches,
+		    c.mismatches == 1 ? "" : "es");
+}
+
+int cmd_eptp(struct ctx *ctx, const struct args *a)
+{
+	bool ad = a->seen & O(OPT_AD);
+	struct epm_eptp e;
+	u64 root;
+	int err;
+
+	memset(&e, 0, sizeof(e));
+	e.flags = ad ? EPM_EPTP_AD : 0;
+	err = do_ioctl(ctx, EPM_IOC_EPTP, &e);
+	if (err == EPERM) {
+		if (!ctx->eptp_noted)
+			print_note("physical addresses need CAP_SYS_ADMIN: %s",
+				   "EPTP, KPT root and the addresses in query and dump read as 0");
+		ctx->eptp_noted = true;
+		printf("eptp     0x%016llx\nkpt_root 0x%016llx\n", 0ULL, 0ULL);
+		return 0;
+	}
+	if (err) {
+		const char *cause = common_cause(err);
+
+		if (ad && (err == EINVAL || err == EOPNOTSUPP))
+			cause = "A/D flags need EPT A/D support (see caps: ept_ad)";
+		return fail(ctx, "eptp", err, "%s", cause);
+	}
+	root = e.eptp & PTE_ADDR;
+	printf("eptp     0x%016llx  root 0x%llx, memtype %s, walk %llu, A/D %s\n",
+	       (unsigned long long)e.eptp, (unsigned long long)root,
+	       memtype_name(e.eptp & 7), (unsigned long long)((e.eptp >> 3) & 7) + 1,
+	       e.eptp & (1ULL << 6) ? "on" : "off");
+	printf("kpt_root 0x%016llx\n", (unsigned long long)e.kpt_root);
+	if ((e.eptp & 7) != 6 || ((e.eptp >> 3) & 7) != 3 ||
+	    !!(e.eptp & (1ULL << 6)) != ad)
+		return fail(ctx, "eptp", 0,
+			    "EPTP 0x%llx is not WB, 4-level, A/D %s",
+			    (unsigned long long)e.eptp, ad ? "on" : "off");
+	if (root != e.kpt_root + PAGE_4K)
+		return fail(ctx, "eptp", 0,
+			    "EPT root 0x%llx is not KPT root 0x%llx + 4 KiB",
+			    (unsigned long long)root,
+			    (unsigned long long)e.kpt_root);
+	return 0;
+}
+
+static const char *exit_name(unsigned int kind)
+{
+	static const char *const names[EPM_EXIT_KINDS] = {
+		[EPM_EXIT_NONE] = "none",
+		[EPM_EXIT_HLT] = "hlt",
+		[EPM_EXIT_VMCALL] = "vmcall",
+		[EPM_EXIT_IO] = "io",
+		[EPM_EXIT_EPT_VIOLATION] = "ept_violation",
+		[EPM_EXIT_EPT_MISCONFIG] = "ept_misconfig",
+		[EPM_EXIT_EXCEPTION] = "exception",
+		[EPM_EXIT_TRIPLE_FAULT] = "triple_fault",
+		[EPM_EXIT_TIMEOUT] = "timeout",
+		[EPM_EXIT_ENTRY_FAIL] = "entry_fail",
+		[EPM_EXIT_INTR] = "intr",
+		[EPM_EXIT_OTHER] = "other",
+	};
+	static char buf[16];
+
+	if (kind < EPM_EXIT_KINDS && names[kind])
+		return names[kind];
+	snprintf(buf, sizeof(buf), "%u", kind);
+	return buf;
+}
+
+int cmd_stats(struct ctx *ctx, const struct args *a)
+{
+	struct epm_stats s;
+	char sz[24];
+	bool exits = false;
+	unsigned int i;
+	int err;
+
+	memset(&s, 0, sizeof(s));
+	err = do_ioctl(ctx, EPM_IOC_STATS, &s);
+	if (err)
+		return fail(ctx, a->cmd->name, err, "%s", common_cause(err));
+	printf("table_pairs  %llu\n", (unsigned long long)s.table_pairs);
+	printf("table_bytes  %llu (%s)\n", (unsigned long long)s.table_bytes,
+	       size_str(s.table_bytes, sz, sizeof(sz)));
+	printf("mapped_4k    %llu (%s)\n", (unsigned long long)s.mapped_4k,
+	       size_str(s.mapped_4k, sz, sizeof(sz)));
+	printf("mapped_2m    %llu (%s)\n", (unsigned long long)s.mapped_2m,
+	       size_str(s.mapped_2m, sz, sizeof(sz)));
+	printf("mapped_1g    %llu (%s)\n", (unsigned long long)s.mapped_1g,
+	       size_str(s.mapped_1g, sz, sizeof(sz)));
+	printf("pinned_pages %llu (%s)\n", (unsigned long long)s.pinned_pages,
+	       size_str(s.pinned_pages * PAGE_4K, sz, sizeof(sz)));
+	printf("flushes      %llu\n", (unsigned long long)s.flushes);
+	printf("runs         %llu\n", (unsigned long long)s.runs);
+	for (i = 0; i < EPM_EXIT_KINDS; i++) {
+		if (!s.exits[i])
+			continue;
+		printf("exits.%-6s %llu\n", exit_name(i),
+		       (unsigned long long)s.exits[i]);
+		exits = true;
+	}
+	if (!exits)
+		printf("exits        0\n");
+	return 0;
+}
+
+int cmd_sleep(struct ctx *ctx, const struct args *a)
+{
+	struct timespec ts = {
+		.tv_sec = a->ms / 1000,
+		.tv_nsec = (a->ms % 1000) * 1000000,
+	};
+
+	(void)ctx;
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	return 0;
+}
+
+int cmd_help(struct ctx *ctx, const struct args *a)
+{
+	(void)ctx;
+	if (a->npos)
+		print_help(stdout, find_cmd(a->pos[0]));
+	else
+		print_overview(stdout);
+	return 0;
+}

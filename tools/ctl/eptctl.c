@@ -1,0 +1,676 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * eptctl: drive one ept-pmap address space from the command line.
+ *
+ * One process holds one open file of /dev/ept-pmap, that is one address
+ * space, so eptctl runs a sequence of commands on it: from the command
+ * line, separated by "--" or ";" arguments, or from a batch file ("-b FILE",
+ * "-b -" for stdin) with one command per line. The first command that
+ * fails stops the sequence: exit status 1, or 2 for a usage error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eptctl.h"
+
+#define DEFAULT_DEVICE	"/dev/" EPM_DEVICE_NAME
+
+#define RANGE_OPTS	(O(OPT_GPA) | O(OPT_SIZE))
+#define MAP_OPTS	(RANGE_OPTS | O(OPT_PERM) | O(OPT_MEMTYPE) | \
+			 O(OPT_MAX_PAGE) | O(OPT_IPAT) | O(OPT_AD) | \
+			 O(OPT_ANON) | O(OPT_THP) | O(OPT_HUGETLB) | \
+			 O(OPT_FILE) | O(OPT_UADDR_OFFSET))
+#define BACKING_OPTS	(O(OPT_ANON) | O(OPT_THP) | O(OPT_HUGETLB) | O(OPT_FILE))
+
+const struct cmd commands[] = {
+	{
+		.name = "version",
+		.summary = "API version of the module and of eptctl",
+		.synopsis = "",
+		.help = "Print the module's API version and the one eptctl was built for.\n",
+		.device = true,
+		.run = cmd_version,
+	}, {
+		.name = "caps",
+		.summary = "CPU capabilities, decoded and raw",
+		.synopsis = "",
+		.help = "Print what the CPU offers: each capability flag on its own line,\n"
+			"the raw VMX MSRs and CPUID words in hex, and the leaf sizes MAP\n"
+			"can build.\n",
+		.device = true,
+		.run = cmd_caps,
+	}, {
+		.name = "map",
+		.summary = "map a guest range to memory eptctl allocates",
+		.synopsis = "--gpa GPA --size SIZE --perm PERM [--memtype wb|uc|wc|wt|wp]\n"
+			    "       [--max-page 4k|2m|1g] [--ipat] [--ad]\n"
+			    "       [--anon|--thp|--hugetlb|--file PATH] [--uaddr-offset N]",
+		.help = "Map [GPA, GPA + SIZE) to memory eptctl allocates for it, which stays\n"
+			"allocated until an unmap removes it (or eptctl exits).\n"
+			"\n"
+			"  --perm PERM       r, w, x in any order (\"-\" ignored), e.g. rw, r-x;\n"
+			"                    \"none\" or a raw number are passed on as they are\n"
+			"  --memtype TYPE    EPT memory type of the leaves (default wb)\n"
+			"  --max-page SIZE   largest leaf to build (default: what the CPU allows)\n"
+			"  --ipat            EPT leaves ignore the guest's PAT\n"
+			"  --ad              leaves born accessed (and dirty when writable)\n"
+			"  --anon            anonymous memory, no huge pages (the default)\n"
+			"  --thp             2 MiB-aligned anonymous memory, MADV_HUGEPAGE, touched\n"
+			"  --hugetlb         MAP_HUGETLB: 1G pages when SIZE is a multiple of 1G\n"
+			"                    and enough are free, else 2M pages\n"
+			"  --file PATH       MAP_SHARED mapping of PATH (created, and extended to\n"
+			"                    SIZE if shorter); the module refuses regular files\n"
+			"  --uaddr-offset N  hand the module base + N instead of the aligned base\n",
+		.opts = MAP_OPTS,
+		.required = RANGE_OPTS | O(OPT_PERM),
+		.device = true,
+		.run = cmd_map,
+	}, {
+		.name = "unmap",
+		.summary = "unmap a guest range (holes are fine)",
+		.synopsis = "--gpa GPA --size SIZE",
+		.help = "Unmap whatever is mapped in [GPA, GPA + SIZE); holes are fine. The\n"
+			"memory behind it is given back.\n",
+		.opts = RANGE_OPTS,
+		.required = RANGE_OPTS,
+		.device = true,
+		.run = cmd_unmap,
+	}, {
+		.name = "protect",
+		.summary = "change the permissions of a mapped range",
+		.synopsis = "--gpa GPA --size SIZE --perm PERM",
+		.help = "Change the permissions of the fully mapped range [GPA, GPA + SIZE).\n",
+		.opts = RANGE_OPTS | O(OPT_PERM),
+		.required = RANGE_OPTS | O(OPT_PERM),
+		.device = true,
+		.run = cmd_protect,
+	}, {
+		.name = "query",
+		.summary = "translate one gpa: both entries at every level",
+		.synopsis = "--gpa GPA",
+		.help = "Walk GPA through both halves: the KPT and EPT entry at every level,\n"
+			"decoded, then the host-physical address, page size and permissions.\n",
+		.opts = O(OPT_GPA),
+		.required = O(OPT_GPA),
+		.device = true,
+		.run = cmd_query,
+	}, {
+		.name = "dump",
+		.summary = "every present entry: tree, json or dot",
+		.synopsis = "[--format tree|json|dot] [--leaves]",
+		.help = "Print every present entry, parents before children in gpa order.\n"
+			"\n"
+			"  --format tree   indented by level, KPT and EPT side by side (default)\n"
+			"  --format json   one JSON object per entry per line\n"
+			"  --format dot    a Graphviz digraph of the table pairs, leaves\n"
+			"                  summarised in runs of equal attributes\n"
+			"  --leaves        leaves only\n",
+		.opts = O(OPT_FORMAT) | O(OPT_LEAVES),
+		.device = true,
+		.run = cmd_dump,
+	}, {
+		.name = "check",
+		.summary = "verify the KPT/EPT lockstep invariant",
+		.synopsis = "",
+		.help = "Verify the lockstep invariant between the two halves. Prints\n"
+			"\"ok: 0 mismatches\", or the count and the first mismatch decoded and\n"
+			"fails.\n",
+		.device = true,
+		.run = cmd_check,
+	}, {
+		.name = "eptp",
+		.summary = "the EPT pointer and the KPT root",
+		.synopsis = "[--ad]",
+		.help = "Print the EPT pointer (with A/D enabled for --ad) and the KPT root.\n"
+			"Both are physical addresses: without CAP_SYS_ADMIN they show as 0.\n",
+		.opts = O(OPT_AD),
+		.device = true,
+		.run = cmd_eptp,
+	}, {
+		.name = "stats",
+		.summary = "tables, bytes per leaf size, pins, flushes",
+		.synopsis = "",
+		.help = "Print the address space's counters: tables, bytes mapped per leaf\n"
+			"size, pinned pages, flushes, runs and exits.\n",
+		.device = true,
+		.run = cmd_stats,
+	}, {
+		.name = "sleep",
+		.summary = "wait MS milliseconds",
+		.synopsis = "MS",
+		.help = "Wait MS milliseconds (between commands of a batch).\n",
+		.pos_min = 1,
+		.pos_max = 1,
+		.run = cmd_sleep,
+	}, {
+		.name = "help",
+		.summary = "this list, or one command's help",
+		.synopsis = "[COMMAND]",
+		.help = "Print the list of commands, or what COMMAND does.\n",
+		.pos_max = 1,
+		.run = cmd_help,
+	},
+};
+
+const size_t ncommands = ARRAY_SIZE(commands);
+
+static const struct {
+	const char *name;
+	bool has_arg;
+} optdefs[OPT_COUNT] = {
+	[OPT_GPA] = { "gpa", true },
+	[OPT_SIZE] = { "size", true },
+	[OPT_PERM] = { "perm", true },
+	[OPT_MEMTYPE] = { "memtype", true },
+	[OPT_MAX_PAGE] = { "max-page", true },
+	[OPT_IPAT] = { "ipat", false },
+	[OPT_AD] = { "ad", false },
+	[OPT_ANON] = { "anon", false },
+	[OPT_THP] = { "thp", false },
+	[OPT_HUGETLB] = { "hugetlb", false },
+	[OPT_FILE] = { "file", true },
+	[OPT_UADDR_OFFSET] = { "uaddr-offset", true },
+	[OPT_FORMAT] = { "format", true },
+	[OPT_LEAVES] = { "leaves", false },
+};
+
+const struct cmd *find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ncommands; i++) {
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static void vreport(struct ctx *ctx, const char *cmd, const char *ename,
+		    const char *fmt, va_list ap)
+{
+	fprintf(stderr, "eptctl: %s", ctx ? ctx->where : "");
+	if (cmd)
+		fprintf(stderr, "%s: ", cmd);
+	if (ename)
+		fprintf(stderr, "%s: ", ename);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* One line: "eptctl: [WHERE: ]CMD: ENAME: cause". @err 0: no errno. */
+int fail(struct ctx *ctx, const char *cmd, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	va_start(ap, fmt);
+	vreport(ctx, cmd, err ? errno_name(err) : NULL, fmt, ap);
+	va_end(ap);
+	return EX_FAIL;
+}
+
+int usage_error(struct ctx *ctx, const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	va_start(ap, fmt);
+	vreport(ctx, cmd, NULL, fmt, ap);
+	va_end(ap);
+	return EX_USAGE;
+}
+
+void print_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("eptctl: note: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void print_help(FILE *f, const struct cmd *c)
+{
+	fprintf(f, "usage: eptctl [-d DEVICE] %s%s%s\n\n%s", c->name,
+		*c->synopsis ? " " : "", c->synopsis, c->help);
+}
+
+void print_overview(FILE *f)
+{
+	size_t i;
+
+	fputs("usage: eptctl [-v] [-d DEVICE] COMMAND [ARGS] [{--|;} COMMAND [ARGS]]...\n"
+	      "       eptctl [-v] [-d DEVICE] -b FILE|-\n"
+	      "\n"
+	      "Runs a sequence of commands on one address space (one open file of\n"
+	      DEFAULT_DEVICE ", or DEVICE), stopping at the first that fails.\n"
+	      "A batch file has one command per line; '#' starts a comment, ';'\n"
+	      "separates commands on a line, quotes and backslashes work as in sh.\n"
+	      "Numbers are decimal or 0x hex, with k, m, g or t for KiB .. TiB.\n"
+	      "\n"
+	      "  -d DEVICE   the device to open (default " DEFAULT_DEVICE ")\n"
+	      "  -b FILE     read commands from FILE, or stdin for -\n"
+	      "  -v          report what map, unmap and protect did\n"
+	      "\n"
+	      "Commands:\n", f);
+	for (i = 0; i < ncommands; i++) {
+		fprintf(f, "  %-8s %s\n",
+			commands[i].name, commands[i].summary);
+	}
+	fputs("\n'eptctl COMMAND --help' or 'eptctl help COMMAND' for more.\n"
+	      "Exit status: 0 all done, 1 a command failed, 2 usage error.\n", f);
+}
+
+static int find_opt(const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < OPT_COUNT; i++) {
+		if (strlen(optdefs[i].name) == len &&
+		    !strncmp(optdefs[i].name, name, len))
+			return i;
+	}
+	return -1;
+}
+
+static int set_opt(struct ctx *ctx, struct args *a, int id, const char *v)
+{
+	const char *cmd = a->cmd->name;
+	int ret = 0;
+
+	switch (id) {
+	case OPT_GPA:
+		ret = parse_size(v, &a->gpa);
+		break;
+	case OPT_SIZE:
+		ret = parse_size(v, &a->size);
+		break;
+	case OPT_UADDR_OFFSET:
+		ret = parse_size(v, &a->uaddr_offset);
+		break;
+	case OPT_PERM:
+		if (parse_perm(v, &a->perm))
+			return usage_error(ctx, cmd,
+					   "bad --perm '%s': want letters r, w, x (e.g. rw, r-x)",
+					   v);
+		break;
+	case OPT_MEMTYPE:
+		if (parse_memtype(v, &a->memtype))
+			return usage_error(ctx, cmd,
+					   "bad --memtype '%s': want wb, uc, wc, wt or wp",
+					   v);
+		break;
+	case OPT_MAX_PAGE:
+		if (parse_max_page(v, &a->max_page))
+			return usage_error(ctx, cmd, "bad --max-page '%s': want 4k, 2m, 1g or auto",
+					   v);
+		break;
+	case OPT_ANON:
+		a->backing = BACK_ANON;
+		break;
+	case OPT_THP:
+		a->backing = BACK_THP;
+		break;
+	case OPT_HUGETLB:
+		a->backing = BACK_HUGETLB;
+		break;
+	case OPT_FILE:
+		a->backing = BACK_FILE;
+		a->file = v;
+		break;
+	case OPT_FORMAT:
+		if (!strcmp(v, "tree"))
+			a->format = FMT_TREE;
+		else if (!strcmp(v, "json"))
+			a->format = FMT_JSON;
+		else if (!strcmp(v, "dot"))
+			a->format = FMT_DOT;
+		else
+			return usage_error(ctx, cmd, "bad --format '%s': want tree, json or dot",
+					   v);
+		break;
+	default:	/* flags */
+		break;
+	}
+	if (ret)
+		return usage_error(ctx, cmd, "bad number '%s' for --%s%s", v,
+				   optdefs[id].name, ret == -ERANGE ?
+				   " (too big)" : "");
+	return 0;
+}
+
+/*
+ * Parse one command, argv[0] being its name, into @a. Values point into
+ * argv. Returns 0 or EX_USAGE (the error printed).
+ */
+static int parse_cmd(struct ctx *ctx, int argc, char **argv, struct args *a)
+{
+	const struct cmd *c = find_cmd(argv[0]);
+	u32 missing;
+	int i, id;
+
+	memset(a, 0, sizeof(*a));
+	if (!c)
+		return usage_error(ctx, NULL, "unknown command '%s' (try 'eptctl help')",
+				   argv[0]);
+	a->cmd = c;
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *val = NULL;
+		size_t len;
+
+		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			a->help = true;
+			continue;
+		}
+		if (arg[0] != '-' || !arg[1]) {
+			if (a->npos >= c->pos_max)
+				return usage_error(ctx, c->name,
+						   "unexpected argument '%s' (see 'eptctl %s --help')",
+						   arg, c->name);
+			a->pos[a->npos++] = arg;
+			continue;
+		}
+		if (arg[1] != '-')
+			return usage_error(ctx, c->name,
+					   "unknown option '%s' (see 'eptctl %s --help')",
+					   arg,
+					   c->name);
+		len = strcspn(arg + 2, "=");
+		id = find_opt(arg + 2, len);
+		if (id < 0 || !(c->opts & O(id)))
+			return usage_error(ctx, c->name,
+					   "unknown option '--%.*s' (see 'eptctl %s --help')",
+					   (int)len, arg + 2, c->name);
+		if (arg[2 + len] == '=')
+			val = arg + 3 + len;
+		if (optdefs[id].has_arg && !val) {
+			if (i + 1 >= argc)
+				return usage_error(ctx, c->name, "--%s needs a value",
+						   optdefs[id].name);
+			val = argv[++i];
+		} else if (!optdefs[id].has_arg && val) {
+			return usage_error(ctx, c->name, "--%s takes no value",
+					   optdefs[id].name);
+		}
+		if ((O(id) & BACKING_OPTS) && (a->seen & BACKING_OPTS & ~O(id)))
+			return usage_error(ctx, c->name,
+					   "--anon, --thp, --hugetlb and --file exclude each other");
+		a->seen |= O(id);
+		if (set_opt(ctx, a, id, val))
+			return EX_USAGE;
+	}
+	if (a->help)
+		return 0;
+
+	missing = c->required & ~a->seen;
+	if (missing) {
+		for (id = 0; !(missing & O(id)); id++)
+			;
+		return usage_error(ctx, c->name, "missing --%s (see 'eptctl %s --help')",
+				   optdefs[id].name, c->name);
+	}
+	if (a->npos < c->pos_min)
+		return usage_error(ctx, c->name, "missing %s (see 'eptctl %s --help')",
+				   c->synopsis, c->name);
+	if (c->run == cmd_sleep && parse_u64(a->pos[0], &a->ms))
+		return usage_error(ctx, c->name, "bad number of milliseconds '%s'",
+				   a->pos[0]);
+	if (c->run == cmd_help && a->npos && !find_cmd(a->pos[0]))
+		return usage_error(ctx, c->name, "unknown command '%s'",
+				   a->pos[0]);
+	return 0;
+}
+
+static int open_device(struct ctx *ctx, const char *cmd)
+{
+	int err;
+
+	ctx->fd = open(ctx->dev_path, O_RDWR | O_CLOEXEC);
+	if (ctx->fd >= 0)
+		return 0;
+	err = errno;
+	return fail(ctx, cmd, err, "cannot open %s%s", ctx->dev_path,
+		    err == ENOENT ? " (is ept_pmap.ko loaded?)" :
+		    err == EACCES ? " (the device is root's, mode 0600)" : "");
+}
+
+static int run_cmd(struct ctx *ctx, const struct args *a)
+{
+	int ret;
+
+	if (a->help) {
+		print_help(stdout, a->cmd);
+		return 0;
+	}
+	if (a->cmd->device && ctx->fd < 0) {
+		ret = open_device(ctx, a->cmd->name);
+		if (ret)
+			return ret;
+	}
+	ret = a->cmd->run(ctx, a);
+	fflush(stdout);
+	return ret;
+}
+
+static bool is_separator(const char *s)
+{
+	return !strcmp(s, "--") || !strcmp(s, ";");
+}
+
+/* An option of eptctl itself, before the first command. */
+static bool is_option(const char *s)
+{
+	return s[0] == '-' && s[1] && !is_separator(s);
+}
+
+/*
+ * Commands from the command line: all are parsed before the first runs,
+ * so a usage error anywhere changes nothing.
+ */
+static int run_argv(struct ctx *ctx, int argc, char **argv)
+{
+	struct args *list = calloc(argc, sizeof(*list));
+	char where[32];
+	int n = 0, i, start, ret = 0;
+	bool many = false;
+
+	if (!list) {
+		perror("eptctl");
+		return EX_FAIL;
+	}
+	for (i = 0; i < argc; i++)
+		many |= is_separator(argv[i]) && i > 0 && i + 1 < argc;
+
+	for (start = 0; start < argc && !ret; start = i + 1) {
+		for (i = start; i < argc && !is_separator(argv[i]); i++)
+			;
+		if (i == start)
+			continue;	/* empty command */
+		snprintf(where, sizeof(where), "command %d: ", n + 1);
+		ctx->where = many ? where : "";
+		ret = parse_cmd(ctx, i - start, argv + start, &list[n]);
+		n++;
+	}
+	if (!n && !ret) {
+		print_overview(stderr);
+		ret = EX_USAGE;
+	}
+	for (i = 0; i < n && !ret; i++) {
+		snprintf(where, sizeof(where), "command %d: ", i + 1);
+		ctx->where = many ? where : "";
+		ret = run_cmd(ctx, &list[i]);
+	}
+	free(list);
+	return ret;
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * Split @line into words in place, as sh would for plain words, '...',
+ * "..." and backslashes; '#' at the start of a word ends the line. Returns
+ * the number of words, -EINVAL for an unterminated quote or -ENOMEM.
+ */
+static int split_words(char *line, char ***words, int *room)
+{
+	char *src = line, *dst = line;
+	int n = 0;
+
+	for (;;) {
+		char quote = 0;
+
+		while (is_blank(*src))
+			src++;
+		if (!*src || *src == '#')
+			break;
+		if (n + 1 >= *room) {
+			int r = *room ? *room * 2 : 16;
+			char **w = realloc(*words, r * sizeof(**words));
+
+			if (!w)
+				return -ENOMEM;
+			*words = w;
+			*room = r;
+		}
+		(*words)[n++] = dst;
+		for (; *src && (quote || !is_blank(*src)); src++) {
+			if (quote) {
+				if (*src == quote)
+					quote = 0;
+				else if (*src == '\\' && quote == '"' &&
+					 (src[1] == '"' || src[1] == '\\'))
+					*dst++ = *++src;
+				else
+					*dst++ = *src;
+			} else if (*src == '\'' || *src == '"') {
+				quote = *src;
+			} else if (*src == '\\' && src[1] && src[1] != '\n') {
+				*dst++ = *++src;
+			} else {
+				*dst++ = *src;
+			}
+		}
+		if (quote)
+			return -EINVAL;
+		if (*src)
+			src++;
+		*dst++ = '\0';
+	}
+	return n;
+}
+
+/* Commands from a batch file, run as they are read. */
+static int run_batch(struct ctx *ctx, const char *path)
+{
+	const char *name = strcmp(path, "-") ? path : "<stdin>";
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	char where[512];
+	char **words = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	int room = 0, lineno = 0, ret = 0;
+
+	if (!f) {
+		int err = errno;
+
+		return fail(ctx, NULL, err, "cannot open batch file %s: %s",
+			    path, strerror(err));
+	}
+	while (!ret && getline(&line, &cap, f) >= 0) {
+		int n, i, start;
+
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%d: ", name, lineno);
+		ctx->where = where;
+		n = split_words(line, &words, &room);
+		if (n == -ENOMEM) {
+			ret = fail(ctx, NULL, ENOMEM, "out of memory");
+			break;
+		}
+		if (n < 0) {
+			ret = usage_error(ctx, NULL, "unterminated quote");
+			break;
+		}
+		for (start = 0; start < n && !ret; start = i + 1) {
+			struct args a;
+
+			for (i = start; i < n && strcmp(words[i], ";"); i++)
+				;
+			if (i == start)
+				continue;
+			ret = parse_cmd(ctx, i - start, words + start, &a);
+			if (!ret)
+				ret = run_cmd(ctx, &a);
+		}
+	}
+	if (!ret && ferror(f))
+		ret = fail(ctx, NULL, EIO, "error reading %s", name);
+	free(words);
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctx ctx = {
+		.dev_path = DEFAULT_DEVICE,
+		.fd = -1,
+		.where = "",
+	};
+	const char *batch = NULL;
+	int i, ret;
+
+	for (i = 1; i < argc && is_option(argv[i]); i++) {
+		const char *o = argv[i];
+
+		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+			print_overview(stdout);
+			return EX_OK;
+		} else if (!strcmp(o, "-v") || !strcmp(o, "--verbose")) {
+			ctx.verbose = true;
+		} else if (!strcmp(o, "-d") || !strcmp(o, "--device")) {
+			if (i + 1 >= argc)
+				return usage_error(NULL, NULL, "%s needs a value",
+						   o);
+			ctx.dev_path = argv[++i];
+		} else if (!strcmp(o, "-b") || !strcmp(o, "--batch")) {
+			if (i + 1 >= argc)
+				return usage_error(NULL, NULL, "%s needs a value",
+						   o);
+			batch = argv[++i];
+		} else {
+			return usage_error(NULL, NULL, "unknown option '%s' (try 'eptctl --help')",
+					   o);
+		}
+	}
+	if (batch && i < argc)
+		return usage_error(NULL, NULL, "-b takes no commands beside the batch file");
+
+	ret = batch ? run_batch(&ctx, batch) : run_argv(&ctx, argc - i, argv + i);
+
+	/* Closing the file unmaps everything; then the memory can go. */
+	if (ctx.fd >= 0)
+		close(ctx.fd);
+	while (ctx.regions) {
+		struct region *r = ctx.regions;
+
+		ctx.regions = r->next;
+		mem_free(r);
+	}
+	if (fflush(stdout) && !ret)
+		ret = fail(&ctx, NULL, errno, "cannot write output");
+	return ret;
+}

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * eptctl: the memory behind MAP. eptctl allocates it itself, keeps it
+ * mapped while any part of it is mapped in the guest, and gives back each
+ * piece (4 KiB, or a whole huge page) once UNMAP has removed every guest
+ * page in it. Each region keeps a bit per guest page still mapped, so
+ * unmapping a hole twice or a range spanning several regions is exact.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <linux/mman.h>
+
+#include "eptctl.h"
+
+#define BITS		64
+
+static u64 round_up(u64 v, u64 a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static bool test_bit(const u64 *map, u64 i)
+{
+	return map[i / BITS] >> (i % BITS) & 1;
+}
+
+static void set_bit(u64 *map, u64 i)
+{
+	map[i / BITS] |= 1ULL << (i % BITS);
+}
+
+static void clear_bit(u64 *map, u64 i)
+{
+	map[i / BITS] &= ~(1ULL << (i % BITS));
+}
+
+static u64 *bitmap(u64 nbits)
+{
+	return calloc(nbits / BITS + 1, sizeof(u64));
+}
+
+static u64 free_1g_hugepages(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages",
+			"r");
+	unsigned long long n = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &n) != 1)
+		n = 0;
+	fclose(f);
+	return n;
+}
+
+/* 2 MiB-aligned anonymous memory, transparent huge pages asked for. */
+static void *alloc_thp(size_t len, char *why, size_t wlen)
+{
+	size_t span = len + SIZE_2M;
+	uintptr_t p, a;
+	void *m;
+	char *mem;
+	size_t i;
+
+	m = mmap(NULL, span, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		int err = errno;
+
+		snprintf(why, wlen, "mmap of %zu bytes failed", span);
+		errno = err;
+		return NULL;
+	}
+	p = (uintptr_t)m;
+	a = round_up(p, SIZE_2M);
+	if (a > p)
+		munmap(m, a - p);
+	if (p + span > a + len)
+		munmap((void *)(a + len), p + span - (a + len));
+	if (madvise((void *)a, len, MADV_HUGEPAGE)) {
+		int err = errno;
+
+		munmap((void *)a, len);
+		snprintf(why, wlen,
+			 "madvise(MADV_HUGEPAGE) failed (%s): no transparent huge pages in this kernel?",
+			 strerror(err));
+		errno = err;
+		return NULL;
+	}
+	/* The memory escapes to the caller: these writes stay. */
+	mem = (char *)a;
+	for (i = 0; i < len; i += PAGE_4K)
+		mem[i] = 0;
+	return mem;
+}
+
+static void *alloc_file(const char *path, size_t *len, size_t *gran,
+			char *why, size_t wlen)
+{
+	int prot = PROT_READ | PROT_WRITE;
+	struct statfs sfs;
+	struct stat st;
+	void *m;
+	int fd, err;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EISDIR)) {
+		prot = PROT_READ;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		err = errno;
+		snprintf(why, wlen, "cannot open %s: %s", path, strerror(err));
+		errno = err;
+		return NULL;
+	}
+	if (!fstatfs(fd, &sfs) && sfs.f_type == HUGETLBFS_MAGIC &&
+	    sfs.f_bsize > (long)PAGE_4K) {
+		*gran = sfs.f_bsize;
+		*len = round_up(*len, *gran);
+	}
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) &&
+	    (u64)st.st_size < *len && (prot & PROT_WRITE) &&
+	    ftruncate(fd, *len)) {
+		err = errno;
+		snprintf(why, wlen, "cannot extend %s to %zu bytes: %s", path,
+			 *len, strerror(err));
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	m = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
+	err = errno;
+	close(fd);
+	if (m == MAP_FAILED) {
+		snprintf(why, wlen, "mmap of %s (%zu bytes) failed: %s", path,
+			 *len, strerror(err));
+		errno = err;
+		return NULL;
+	}
+	return m;
+}
+
+/*
+ * Allocate what MAP @a needs: size bytes at uaddr = base + uaddr_offset.
+ * Returns 0, or a negative errno with a cause in @why.
+ */
+int mem_alloc(const struct args *a, struct region **out, char *why,
+	      size_t wlen)
+{
+	size_t len = round_up(a->size + a->uaddr_offset, PAGE_4K);
+	size_t gran = PAGE_4K;
+	struct region *r;
+	void *m = MAP_FAILED;
+	u64 npages;
+	int err = 0;
+
+	/* Let the module judge sizes: never ask mmap() for nothing. */
+	if (!len)
+		len = PAGE_4K;
+	if (len < a->size || a->size > GPA_LIMIT ||
+	    a->uaddr_offset > GPA_LIMIT) {
+		snprintf(why, wlen, "size 0x%llx + uaddr offset 0x%llx is too big to allocate",
+			 (unsigned long long)a->size,
+			 (unsigned long long)a->uaddr_offset);
+		return -ENOMEM;
+	}
+
+	switch (a->backing) {
+	case BACK_ANON:
+		m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED) {
+			err = errno;
+			snprintf(why, wlen, "mmap of %zu bytes failed", len);
+			break;
+		}
+		/* Without THP support in the kernel this fails; harmless. */
+		madvise(m, len, MADV_NOHUGEPAGE);
+		break;
+	case BACK_THP:
+		m = alloc_thp(len, why, wlen);
+		if (!m) {
+			err = errno;
+			m = MAP_FAILED;
+		}
+		break;
+	case BACK_HUGETLB: {
+		int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB;
+
+		if (a->size && !(a->size % SIZE_1G) &&
+		    free_1g_hugepages() >= round_up(len, SIZE_1G) / SIZE_1G) {
+			gran = SIZE_1G;
+			flags |= MAP_HUGE_1GB;
+		} else {
+			gran = SIZE_2M;
+			flags |= MAP_HUGE_2MB;
+		}
+		len = round_up(len, gran);
+		m = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+		err = errno;
+		if (m == MAP_FAILED)
+			snprintf(why, wlen,
+				 "no %zu free %s huge pages for %zu bytes (see /proc/sys/vm/nr_hugepages)",
+				 len / gran, gran == SIZE_1G ? "1G" : "2M", len);
+		break;
+	}
+	case BACK_FILE:
+		m = alloc_file(a->file, &len, &gran, why, wlen);
+		if (!m) {
+			err = errno;
+			m = MAP_FAILED;
+		}
+		break;
+	}
+	if (m == MAP_FAILED)
+		return err ? -err : -ENOMEM;
+
+	r = calloc(1, sizeof(*r));
+	npages = round_up(a->size, PAGE_4K) / PAGE_4K;
+	if (r) {
+		r->mapped = bitmap(npages);
+		r->freed = bitmap(len / gran);
+	}
+	if (!r || !r->mapped || !r->freed) {
+		err = errno;
+		munmap(m, len);
+		if (r) {
+			free(r->mapped);
+			free(r->freed);
+			free(r);
+		}
+		snprintf(why, wlen, "out of memory for bookkeeping");
+		return -err;
+	}
+	r->kind = a->backing;
+	r->gpa = a->gpa;
+	r->size = npages * PAGE_4K;
+	r->mbase = (uintptr_t)m;
+	r->uaddr = r->mbase + a->uaddr_offset;
+	r->mlen = len;
+	r->gran = gran;
+	*out = r;
+	return 0;
+}
+
+/* The MAP succeeded: every page of the region is now in the guest. */
+void mem_add(struct ctx *ctx, struct region *r)
+{
+	u64 i, npages = r->size / PAGE_4K;
+
+	for (i = 0; i < npages; i++)
+		set_bit(r->mapped, i);
+	r->nmapped = npages;
+	r->next = ctx->regions;
+	ctx->regions = r;
+}
+
+/* Give back every unit not given back yet, and the bookkeeping. */
+void mem_free(struct region *r)
+{
+	u64 j, n = r->mlen / r->gran;
+
+	for (j = 0; j < n; j++) {
+		u64 k = j;
+
+		if (test_bit(r->freed, j))
+			continue;
+		while (k + 1 < n && !test_bit(r->freed, k + 1))
+			k++;
+		munmap((void *)(r->mbase + j * r->gran), (k - j + 1) * r->gran);
+		j = k;
+	}
+	free(r->mapped);
+	free(r->freed);
+	free(r);
+}
+
+/* Does any guest page still mapped sit in unit @j of @r? */
+static bool unit_in_use(const struct region *r, u64 j)
+{
+	long long d = r->uaddr - r->mbase;	/* bytes before gpa's page */
+	long long first = ((long long)(j * r->gran) - d) / (long long)PAGE_4K;
+	long long last = ((long long)((j + 1) * r->gran) - d) / (long long)PAGE_4K;
+	long long npages = r->size / PAGE_4K;
+	long long i;
+
+	if (first < 0)
+		first = 0;
+	if (last > npages)
+		last = npages;
+	for (i = first; i < last; i++) {
+		if (test_bit(r->mapped, i))
+			return true;
+	}
+	return false;
+}
+
+static void release_region(struct region *r, u64 gpa, u64 end)
+{
+	u64 lo = gpa > r->gpa ? gpa : r->gpa;
+	u64 hi = end < r->gpa + r->size ? end : r->gpa + r->size;
+	u64 p, j, j0, j1, run = 0, nrun = 0;
+
+	for (p = (lo - r->gpa) / PAGE_4K; p < (hi - r->gpa) / PAGE_4K; p++) {
+		if (test_bit(r->mapped, p)) {
+			clear_bit(r->mapped, p);
+			r->nmapped--;
+		}
+	}
+	if (!r->nmapped)
+		return;		/* the caller frees it all */
+
+	/* Units that held [lo, hi): give back those now unused, in runs. */
+	j0 = (r->uaddr + (lo - r->gpa) - r->mbase) / r->gran;
+	j1 = (r->uaddr + (hi - r->gpa) - 1 - r->mbase) / r->gran;
+	for (j = j0; j <= j1 + 1; j++) {
+		if (j <= j1 && !test_bit(r->freed, j) && !unit_in_use(r, j)) {
+			if (!nrun++)
+				run = j;
+			set_bit(r->freed, j);
+			continue;
+		}
+		if (nrun)
+			munmap((void *)(r->mbase + run * r->gran),
+			       nrun * r->gran);
+		nrun = 0;
+	}
+}
+
+/* UNMAP of [gpa, gpa + size) succeeded: give back what it freed. */
+void mem_release(struct ctx *ctx, u64 gpa, u64 size)
+{
+	struct region **pp = &ctx->regions;
+	u64 end = gpa + size;
+
+	if (end < gpa)
+		end = UINT64_MAX;
+	while (*pp) {
+		struct region *r = *pp;
+
+		if (end <= r->gpa || gpa >= r->gpa + r->size) {
+			pp = &r->next;
+			continue;
+		}
+		release_region(r, gpa, end);
+		if (r->nmapped) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		mem_free(r);
+	}
+}
