@@ -15,8 +15,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/ept_pmap.h>
 
 #define EPM_DEV		"/dev/" EPM_DEVICE_NAME
@@ -151,6 +153,100 @@ static inline long long epm_pins_held(void)
 	}
 	fclose(f);
 	return acq < 0 || rel < 0 ? -1 : acq - rel;
+}
+
+/*
+ * Generic helpers added for the memory tests (mem_test.c).
+ */
+
+/* epm_map_at() with a memory type (EPM_MEMTYPE_*) and a largest leaf size. */
+static inline int epm_map_sized(int fd, uint64_t gpa, uint64_t size, void *mem,
+				uint32_t flags, uint8_t memtype,
+				uint8_t max_page)
+{
+	struct epm_map m = {
+		.gpa = gpa, .size = size, .uaddr = (uintptr_t)mem,
+		.flags = flags, .memtype = memtype, .max_page = max_page,
+	};
+
+	return ioctl(fd, EPM_IOC_MAP, &m);
+}
+
+/*
+ * Fold every CPU's pending vmstat deltas into /proc/vmstat (needs root).
+ * Returns 0, or -1 with errno set.
+ */
+static inline int epm_vmstat_refresh(void)
+{
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, "1\n", 2) == 2 ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/*
+ * epm_pins_held() after epm_vmstat_refresh(): exact, where the plain read
+ * can be off by the per-CPU deltas not yet folded. -1 on failure.
+ */
+static inline long long epm_pins_exact(void)
+{
+	if (epm_vmstat_refresh())
+		return -1;
+	return epm_pins_held();
+}
+
+/*
+ * Drop capability @cap from this process's effective, permitted and
+ * inheritable sets (raw capget/capset, no libcap). 0, or -1 with errno.
+ */
+static inline int epm_cap_drop(unsigned int cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	uint32_t bit = 1u << (cap % 32);
+	unsigned int i = cap / 32;
+
+	if (i >= _LINUX_CAPABILITY_U32S_3) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[i].effective &= ~bit;
+	data[i].permitted &= ~bit;
+	data[i].inheritable &= ~bit;
+	return syscall(SYS_capset, &hdr, data) ? -1 : 0;
+}
+
+/*
+ * Generic helpers added for the ABI and model tests (abi_test.c,
+ * model_test.c).
+ */
+
+/*
+ * Page frame backing @addr, from /proc/self/pagemap (frames show to
+ * CAP_SYS_ADMIN only), or 0 when nothing backs it or on failure.
+ */
+static inline uint64_t epm_pfn_of(const void *addr)
+{
+	off_t off = (off_t)((uintptr_t)addr / SZ_4K * sizeof(uint64_t));
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t ent = 0;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), off) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	/* bit 63: present; bits 54:0: the frame */
+	return (ent >> 63) ? ent & ((1ULL << 55) - 1) : 0;
 }
 
 #endif /* _EPM_TEST_H */

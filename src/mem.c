@@ -68,14 +68,17 @@ static void epm_mem_uncharge(struct epm_space *sp, unsigned long nr)
 /*
  * Only memory whose pages can be pinned for a long time and stay the
  * guest's: anonymous and hugetlbfs. (shmem would do too, but 6.1 gives
- * modules no way to tell it from other files.) Returns 0 or an errno.
+ * modules no way to tell it from other files.) Returns 0 or an errno, and
+ * in *@writable whether the caller may write to all of it.
  */
-static int epm_mem_check_vmas(struct mm_struct *mm, u64 uaddr, u64 size)
+static int epm_mem_check_vmas(struct mm_struct *mm, u64 uaddr, u64 size,
+			      bool *writable)
 {
 	u64 addr = uaddr, end = uaddr + size;
 	struct vm_area_struct *vma;
 	int ret = 0;
 
+	*writable = true;
 	mmap_read_lock(mm);
 	while (addr < end) {
 		vma = find_vma(mm, addr);
@@ -97,6 +100,8 @@ static int epm_mem_check_vmas(struct mm_struct *mm, u64 uaddr, u64 size)
 			ret = -EOPNOTSUPP;
 			break;
 		}
+		if (!(vma->vm_flags & VM_WRITE))
+			*writable = false;
 		addr = vma->vm_end;
 	}
 	mmap_read_unlock(mm);
@@ -120,6 +125,21 @@ static int epm_pin_chunk(struct epm_pin_chunk *c, u64 uaddr,
 		}
 		done += ret;
 	}
+	/*
+	 * The VMA check ran under a lock since dropped: another thread may
+	 * have put a file there meanwhile. What was pinned is what counts.
+	 */
+	for (done = 0; done < c->nr; done++) {
+		struct page *page = c->pages[done];
+
+		if (!PageAnon(page) && !PageHuge(page) &&
+		    !is_zero_pfn(page_to_pfn(page))) {
+			unpin_user_pages(c->pages, c->nr);
+			pr_info_ratelimited("MAP: uaddr 0x%llx became file-backed while being pinned\n",
+					    uaddr + (done << PAGE_SHIFT));
+			return -EOPNOTSUPP;
+		}
+	}
 	return 0;
 }
 
@@ -131,17 +151,17 @@ static int epm_pin_chunk(struct epm_pin_chunk *c, u64 uaddr,
 int epm_mem_map(struct epm_space *sp, u64 gpa, u64 size, u64 uaddr, u32 attr,
 		u64 max_page)
 {
-	unsigned int gup_flags = FOLL_LONGTERM |
-				 ((attr & EPM_ATTR_W) ? FOLL_WRITE : 0);
+	unsigned int gup_flags = FOLL_LONGTERM;
 	unsigned long total = size >> PAGE_SHIFT;
 	struct epm_pin_chunk c;
 	struct epm_map_req req = {
-		.attr = attr | ((attr & EPM_ATTR_W) ? EPM_ATTR_PINW : 0),
+		.attr = attr,
 		.max_page = max_page,
 		.frame = epm_chunk_frame,
 		.arg = &c,
 	};
 	u64 end = gpa + size, next;
+	bool writable;
 	int ret;
 
 	if (current->mm != sp->mm)
@@ -149,9 +169,20 @@ int epm_mem_map(struct epm_space *sp, u64 gpa, u64 size, u64 uaddr, u32 attr,
 	ret = epm_range_unmapped(&sp->pm, gpa, size);
 	if (ret)
 		return ret;
-	ret = epm_mem_check_vmas(sp->mm, uaddr, size);
+	ret = epm_mem_check_vmas(sp->mm, uaddr, size, &writable);
 	if (ret)
 		return ret;
+	/*
+	 * Pin for write whenever the caller could write, even for a guest
+	 * that may only read: the guest must see the caller's own pages, and
+	 * a read-only pin may take the shared zero page or a page that a
+	 * later write of the caller copies away (6.1 does not unshare them).
+	 * Such pages may take W later (PROTECT), as the PINW mark says.
+	 */
+	if ((attr & EPM_ATTR_W) || writable) {
+		gup_flags |= FOLL_WRITE;
+		req.attr |= EPM_ATTR_PINW;
+	}
 	ret = account_locked_vm(sp->mm, total, true);
 	if (ret) {
 		pr_info_ratelimited("MAP: %lu pages would exceed RLIMIT_MEMLOCK\n",

@@ -254,7 +254,9 @@ static void epm_write_guest(struct epm_space *sp, const struct epm_run *r)
 		GUEST_ES_SELECTOR, GUEST_SS_SELECTOR, GUEST_DS_SELECTOR,
 		GUEST_FS_SELECTOR, GUEST_GS_SELECTOR,
 	};
-	u64 cr0 = X86_CR0_NE | X86_CR0_ET, cr4 = 0, efer = 0, cr3 = 0;
+	/* x87 and SSE usable in every mode, as after a typical boot */
+	u64 cr0 = X86_CR0_NE | X86_CR0_ET | X86_CR0_MP, efer = 0, cr3 = 0;
+	u64 cr4 = X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
 	u32 code_ar, data_ar, limit, entry = epm_vmcs_conf.entry;
 	u16 code_sel = 0, data_sel = 0;
 	unsigned int i;
@@ -266,8 +268,8 @@ static void epm_write_guest(struct epm_space *sp, const struct epm_run *r)
 		limit = 0xffff;
 		break;
 	case EPM_MODE_LONG64:
-		cr0 |= X86_CR0_PE | X86_CR0_PG | X86_CR0_WP | X86_CR0_MP;
-		cr4 = X86_CR4_PAE;
+		cr0 |= X86_CR0_PE | X86_CR0_PG | X86_CR0_WP;
+		cr4 |= X86_CR4_PAE;
 		efer = EFER_LME | EFER_LMA;
 		cr3 = r->cr3;
 		entry |= VM_ENTRY_IA32E_MODE;
@@ -472,7 +474,10 @@ static bool epm_decode_exit(struct epm_space *sp, struct epm_run *r, u32 reason)
 		r->io_flags = ((qual & BIT(4)) ? EPM_IO_STRING : 0) |
 			      ((qual & BIT(5)) ? EPM_IO_REP : 0);
 		r->port = qual >> 16;
-		if (!r->io_in && !r->io_flags)
+		/* string I/O is reported, not done: rip stays on it */
+		if (r->io_flags)
+			return true;
+		if (!r->io_in)
 			r->io_data = r->regs.rax &
 				     (BIT_ULL(8 * r->io_size) - 1);
 		break;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Usage: [EXTRA_MODULES="kvm kvm_amd"] selftests/vm/mkinitramfs.sh KVER PAYLOAD_DIR OUT.cpio.gz
+# Usage: [EXTRA_MODULES="kvm kvm_amd"] [MODULES_ROOT=DIR] selftests/vm/mkinitramfs.sh KVER PAYLOAD_DIR OUT.cpio.gz
 #
 # Build a gzip'd newc initramfs for a QEMU test guest running kernel KVER:
 #   /bin/busybox (busybox-static) and a symlink for each of its applets,
@@ -11,6 +11,9 @@
 #                 and everything modules.dep says they need, decompressed to
 #                 plain .ko (busybox insmod cannot read .ko.xz/.ko.zst), with
 #                 a modules.dep rewritten to match, so "modprobe NAME" works.
+#                 They come from MODULES_ROOT/lib/modules/KVER when MODULES_ROOT
+#                 is set (a kernel built elsewhere, e.g. by `make
+#                 modules_install INSTALL_MOD_PATH=DIR`), else /lib/modules/KVER.
 # Nothing else from the host goes in.
 #
 # The guest contract (see /init below): run.sh runs with stdout and stderr on
@@ -89,7 +92,7 @@ copy_module() {
 }
 
 if [ -n "${EXTRA_MODULES:-}" ]; then
-	moddir=/lib/modules/$kver
+	moddir=${MODULES_ROOT:-}/lib/modules/$kver
 	depfile=$moddir/modules.dep
 	[ -r "$depfile" ] || die "no $depfile"
 
@@ -178,6 +181,9 @@ export RESULT
 KVER=$(uname -r)
 export KVER
 
+# Mark the start of the payload in the kernel log too, so a host can judge
+# only what the kernel logged from here on (the dmesg copy below is whole).
+{ echo "epm-init: starting payload" >/dev/kmsg; } 2>/dev/null
 echo "epm-init: $KVER, running /payload/run.sh"
 if [ -f /payload/run.sh ]; then
 	(cd /payload && exec sh ./run.sh)

@@ -4,6 +4,7 @@
 # Usage: selftests/vm/run-qemu.sh [--kver KVER] [--payload DIR] [--timeout SEC]
 #            [--mem MB] [--smp N] [--cpu MODEL] [--append "ARGS"]
 #            [--modules "MOD ..."] [--log DIR] [--verbose]
+#            [--kernel IMAGE [--moddir DIR]]
 #
 # Boot kernel KVER (default: newest from kernels.sh) under QEMU TCG with a
 # busybox initramfs whose /payload is a copy of DIR (default: the smoke test
@@ -23,6 +24,12 @@
 #   --log DIR       where console.log and result.log go (default: a new
 #                   temporary directory, printed)
 #   --verbose       show the console live
+#   --kernel IMAGE  boot IMAGE (an ELF vmlinux with a PVH note, or a bzImage)
+#                   instead of /boot/vmlinuz-KVER; needs --kver, which then
+#                   only names the run and the module directory
+#   --moddir DIR    take --modules from DIR/lib/modules/KVER (a tree made by
+#                   `make modules_install INSTALL_MOD_PATH=DIR`) instead of
+#                   /lib/modules/KVER
 #
 # The run FAILs, and this script exits 1, when the result channel lacks
 # "EPM-END rc=0", when QEMU runs past the timeout or exits non-zero, or when
@@ -49,6 +56,8 @@ append=
 logdir=
 verbose=0
 modules=${EXTRA_MODULES:-}
+kernel_image=
+moddir=
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -62,6 +71,8 @@ while [ $# -gt 0 ]; do
 	--modules) modules=${2?}; shift 2 ;;
 	--log) logdir=${2:?}; shift 2 ;;
 	-v | --verbose) verbose=1; shift ;;
+	--kernel) kernel_image=${2:?}; shift 2 ;;
+	--moddir) moddir=${2:?}; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "run-qemu.sh: unknown option $1" >&2; usage ;;
 	esac
@@ -70,8 +81,16 @@ done
 case $timeout_s$mem$smp in
 *[!0-9]*) echo "run-qemu.sh: --timeout, --mem and --smp take numbers" >&2; exit 2 ;;
 esac
+if [ -n "$kernel_image" ]; then
+	[ -n "$kver" ] || { echo "run-qemu.sh: --kernel needs --kver" >&2; exit 2; }
+	[ -r "$kernel_image" ] || { echo "run-qemu.sh: cannot read $kernel_image" >&2; exit 2; }
+fi
 if [ -z "$kver" ]; then
 	kver=$("$here/kernels.sh" | tail -n 1)
+fi
+if [ -n "$moddir" ] && [ ! -d "$moddir/lib/modules/$kver" ]; then
+	echo "run-qemu.sh: no $moddir/lib/modules/$kver" >&2
+	exit 2
 fi
 [ -d "$payload" ] || { echo "run-qemu.sh: no payload dir $payload" >&2; exit 2; }
 case $cpu in
@@ -98,7 +117,11 @@ summary() {
 		'BEGIN { printf "%.1f", b - a }') s"
 }
 
-vmlinux=$("$here/kernel.sh" "$kver" "$cache")
+if [ -n "$kernel_image" ]; then
+	vmlinux=$kernel_image
+else
+	vmlinux=$("$here/kernel.sh" "$kver" "$cache")
+fi
 
 # The initramfs is named by everything that goes into it, so a cached image
 # is reused only while the payload, module list and scripts are unchanged.
@@ -106,10 +129,16 @@ key=$( {
 	printf '%s\n' "$kver" "$modules"
 	cat "$here/mkinitramfs.sh" "${BUSYBOX:-/bin/busybox}"
 	tar -C "$payload" --sort=name --mtime=@0 --owner=0 --group=0 -cf - .
+	# only with --moddir, so the keys of ordinary runs stay as they were
+	if [ -n "$moddir" ]; then
+		printf 'moddir %s\n' "$moddir"
+		cat "$moddir/lib/modules/$kver/modules.dep" 2>/dev/null || true
+	fi
 } | sha256sum | cut -c1-16)
 initrd=$cache/initramfs-$kver-$key.cpio.gz
 if [ ! -s "$initrd" ]; then
-	EXTRA_MODULES=$modules "$here/mkinitramfs.sh" "$kver" "$payload" "$initrd" >/dev/null
+	EXTRA_MODULES=$modules MODULES_ROOT=$moddir \
+		"$here/mkinitramfs.sh" "$kver" "$payload" "$initrd" >/dev/null
 	# Keep the cache from growing without bound: one day of images.
 	find "$cache" -maxdepth 1 -name 'initramfs-*.cpio.gz' -mtime +1 -delete
 fi

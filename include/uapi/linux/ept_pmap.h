@@ -81,23 +81,32 @@
  * EPM_IOC_RUN (struct epm_run, in/out)
  *	Run a guest on this address space (the EPT half, through VMX) on the
  *	calling thread until the first exit the kernel does not handle, at
- *	most timeout_ns of wall-clock time, and describe that exit. The guest
- *	starts in mode (EPM_MODE_*) with regs; segments are flat (base 0),
- *	guest GDT/IDT empty. PROT32 (default): 32-bit protected mode, paging
- *	off, so every access goes straight through the EPT. REAL: 16-bit real
- *	mode, CS = DS = ... = 0. LONG64: 64-bit mode, paging on with cr3 (a
- *	gpa of a PML4 that the caller built in guest memory).
- *	Exceptions exit as EPM_EXIT_EXCEPTION unless EPM_RUN_GUEST_EXC lets
- *	them go through the guest's (empty) IDT, which ends in a triple fault.
- *	After HLT, VMCALL and port I/O exits regs.rip points after the
- *	instruction, so RUN with the returned regs resumes the guest (for an
- *	IN, put the data into regs.rax first); the out fields are ignored on
- *	input, so the same struct can go straight back. Each RUN starts the guest
- *	afresh from mode and regs. Errors: ENODEV (no usable VMX, EPT,
- *	unrestricted guest or preemption timer), EBUSY (VMX is in use by
- *	another hypervisor such as kvm_intel, or another thread is in RUN on
- *	this file), EINTR (a signal arrived: exit_kind EPM_EXIT_INTR and the
- *	registers are still written back), EPERM (another process), EINVAL.
+ *	most timeout_ns of wall-clock time, and describe that exit. Each RUN
+ *	starts the guest afresh from mode and regs: segments flat (base 0),
+ *	guest GDT and IDT empty, x87 and SSE enabled (CR0.MP|NE|ET,
+ *	CR4.OSFXSR|OSXMMEXCPT), rflags with its reserved bits and VM cleared
+ *	and bit 1 set.
+ *	  PROT32 (default): 32-bit protected mode, paging off, so every
+ *	    access goes straight through the EPT; cr3 must be 0.
+ *	  REAL: 16-bit real mode, all selectors 0; cr3 must be 0.
+ *	  LONG64: 64-bit mode, CR0.PG|WP, CR4.PAE, EFER.LME|LMA, with cr3 the
+ *	    gpa of a PML4 the caller built in guest memory.
+ *	The guest cannot change CR0/CR4, MSRs or debug registers: such
+ *	instructions, CPUID and the like end the run as EPM_EXIT_OTHER with
+ *	the raw exit_reason. Exceptions end it as EPM_EXIT_EXCEPTION (rip on
+ *	the faulting instruction) unless EPM_RUN_GUEST_EXC lets them go
+ *	through the guest's (empty) IDT, which ends in a triple fault.
+ *	After HLT, VMCALL and non-string port I/O exits, regs.rip points
+ *	after the instruction, so RUN with the returned struct resumes the
+ *	guest (for an IN, put the data into regs.rax first); string and REP
+ *	I/O are reported with rip left on the instruction and io_data 0. The
+ *	out fields are ignored on input. STATS counts every RUN that reached
+ *	the guest and its exit kind.
+ *	Errors: ENODEV (no usable VMX, EPT, unrestricted guest or preemption
+ *	timer; CAPS has no EPM_CAP_RUN), EBUSY (VMX is in use by another
+ *	hypervisor such as kvm_intel, or another thread is in RUN on this
+ *	file), EINTR (a signal arrived: exit_kind EPM_EXIT_INTR and the
+ *	registers are written back), EPERM (another process), EINVAL.
  */
 #ifndef _UAPI_LINUX_EPT_PMAP_H
 #define _UAPI_LINUX_EPT_PMAP_H

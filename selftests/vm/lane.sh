@@ -1,0 +1,332 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Usage: selftests/vm/lane.sh [KVER ...]        (what `make vm-test` runs)
+#
+# The QEMU lane: the module and every selftest, in a TCG guest, on each
+# kernel KVER (default: every kernel selftests/vm/kernels.sh lists).  For
+# each kernel:
+#   1. build ept_pmap.ko against it in build/vm/KVER/module, a copy of the
+#      module sources as they were when the run began (build/vm/src): an
+#      object file does not say which kernel it was built for, so one tree
+#      cannot serve two kernels;
+#   2. assemble build/vm/KVER/payload: that ept_pmap.ko, every selftest
+#      (selftests/*_test, built once by selftests/Makefile), tools/ctl/eptctl
+#      when tools/ctl has a Makefile, and the guest script run.sh below;
+#   3. boot it with run-qemu.sh (3 GiB, one 1G and sixteen 2M hugetlb pages,
+#      600 s), logs in build/vm/KVER/log.
+# The guest's run.sh loads the module with selftest=1 and wants
+# "self-test: pass" in dmesg, runs each *_test (TAP on the console and,
+# indented as a subtest, on the result channel), wants rmmod refused while
+# /dev/ept-pmap is open and then accepted.
+#
+# A kernel passes when run-qemu.sh passes (end marker rc=0, no kernel
+# warning, oops or leak on the console, no timeout), and its result log
+# holds no "not ok".  The summary counts every test result: ok, not ok and
+# SKIP (never counted as ok).  Exit status: 0 when every kernel passed,
+# 1 on any failure or missing result, 4 when the lane cannot run here (no
+# QEMU, no kernel with headers): scripts/check.sh reports that as SKIP.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+work=$top/build/vm
+append="hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=16"
+mem=3072
+timeout_s=600
+
+if ! command -v qemu-system-x86_64 >/dev/null; then
+	echo "vm-lane: SKIP: no qemu-system-x86_64 (apt-get install qemu-system-x86)"
+	exit 4
+fi
+if [ $# -gt 0 ]; then
+	kvers=("$@")
+else
+	mapfile -t kvers < <(bash "$here/kernels.sh" 2>/dev/null)
+fi
+if [ ${#kvers[@]} -eq 0 ]; then
+	echo "vm-lane: SKIP: no kernel with both /boot/vmlinuz-KVER and headers"
+	exit 4
+fi
+
+lane_start=$SECONDS
+mkdir -p "$work"
+
+# ---- the guest side --------------------------------------------------------
+
+write_run_sh() {
+	cat >"$1" <<'GUEST'
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# ept-pmap VM lane, guest side (written by selftests/vm/lane.sh).  Results
+# go to $RESULT as TAP: one line per step; each selftest's own TAP comes
+# first, indented four spaces, as a subtest.
+n=0
+failed=0
+
+result() {		# result ok|"not ok" description
+	n=$((n + 1))
+	[ "$1" = ok ] || failed=$((failed + 1))
+	echo "$1 $n $2" >>"$RESULT"
+	echo "lane: $1 $n $2"
+}
+
+check() {		# check description command...
+	desc=$1
+	shift
+	if "$@"; then result ok "$desc"; else result "not ok" "$desc"; fi
+}
+
+finish() {
+	echo "1..$n" >>"$RESULT"
+	echo "lane: $n steps, $failed failed"
+	exit $((failed > 0))
+}
+
+module_loaded() { [ -d /sys/module/ept_pmap ]; }
+module_gone() { [ ! -e /sys/module/ept_pmap ] && [ ! -e /dev/ept-pmap ]; }
+selftest_passed() { dmesg | grep -q 'ept_pmap: self-test: pass'; }
+
+# rmmod must fail while a file is open, and leave the module working.
+rmmod_refused_while_open() {
+	exec 3<>/dev/ept-pmap || return 1
+	if rmmod ept_pmap; then
+		exec 3>&-
+		echo "lane: rmmod succeeded with /dev/ept-pmap open"
+		return 1
+	fi
+	exec 3>&-
+	module_loaded && [ -c /dev/ept-pmap ]
+}
+
+# Run one selftest; its TAP goes to the console as it comes and, indented,
+# to $RESULT. Fails on a non-zero exit or fewer results than its plan.
+run_selftest() {
+	t=$1
+	( timeout -s KILL 500 "./$t" 2>&1; echo $? >/tmp/rc ) | tee /tmp/out
+	rc=$(cat /tmp/rc)
+	sed 's/^/    /' /tmp/out >>"$RESULT"
+	plan=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' /tmp/out | head -n 1)
+	got=$(grep -c -E '^(not )?ok [0-9]+' /tmp/out)
+	if [ "$rc" != 0 ] && [ "$rc" != 4 ]; then
+		result "not ok" "selftests: $t # exit status $rc"
+	elif [ -z "$plan" ] || [ "$got" -lt "$plan" ]; then
+		result "not ok" "selftests: $t # ${got} of ${plan:-?} results"
+	elif [ "$rc" = 4 ]; then
+		result ok "selftests: $t # SKIP"
+	else
+		result ok "selftests: $t"
+	fi
+}
+
+echo "TAP version 13" >>"$RESULT"
+echo "# ept-pmap VM lane on $(uname -r), $(nproc) CPUs" >>"$RESULT"
+echo "lane: $(uname -r); $(grep -E 'MemTotal|HugePages_Total|Hugepagesize' /proc/meminfo | tr -s ' ' | paste -sd ' ')"
+grep -H . /sys/kernel/mm/hugepages/*/nr_hugepages
+
+check "insmod ept_pmap.ko selftest=1" insmod ./ept_pmap.ko selftest=1
+if ! module_loaded; then
+	echo "Bail out! ept_pmap did not load" >>"$RESULT"
+	finish
+fi
+check "self-test: pass in dmesg" selftest_passed
+check "/dev/ept-pmap is a character device" test -c /dev/ept-pmap
+
+for t in *_test; do
+	[ -x "$t" ] || continue
+	echo "# $t" >>"$RESULT"
+	run_selftest "$t"
+done
+
+check "rmmod refused while /dev/ept-pmap is open" rmmod_refused_while_open
+check "rmmod ept_pmap" rmmod ept_pmap
+check "module and device gone after rmmod" module_gone
+finish
+GUEST
+	chmod 755 "$1"
+}
+
+# ---- the host side ---------------------------------------------------------
+
+# Copy the module sources to DIR by content: a file whose bytes changed is
+# written anew (so it is newer than its object file and make rebuilds it),
+# one that did not keeps its time.  Keeping the source's own mtime instead
+# could leave an object built from older bytes looking up to date.
+sync_sources() {	# FROM DIR
+	local from=$1 dir=$2
+
+	mkdir -p "$dir"
+	rsync -r -l -c --delete --exclude '*.o' --exclude '*.ko' \
+		--exclude '*.cmd' --exclude '*.mod' --exclude '*.mod.c' \
+		--exclude 'Module.symvers' --exclude 'modules.order' \
+		--exclude '.*.cmd' --exclude '*.dwo' "$from/" "$dir/"
+}
+
+# One snapshot of the sources for every kernel of this run, so all of them
+# test the same module even while the tree is being edited.
+snapshot_sources() {	# DIR
+	local dir=$1 f
+	local srcs=("$top/Kbuild" "$top/Makefile" "$top/src" "$top/include")
+
+	# the Makefile reads dkms.conf for its dkms-install target
+	[ -f "$top/dkms.conf" ] && srcs+=("$top/dkms.conf")
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	for f in "${srcs[@]}"; do
+		cp -r "$f" "$dir/" || return 1
+	done
+	find "$dir" \( -name '*.o' -o -name '*.ko' -o -name '*.cmd' \) -delete
+}
+
+build_module() {	# KVER DIR: ept_pmap.ko for KVER, built in DIR
+	local k=$1 dir=$2
+
+	sync_sources "$work/src" "$dir" || return 1
+	make -s -C "$dir" KVER="$k" module 2>&1 | grep -v 'Skipping BTF'
+	[ "${PIPESTATUS[0]}" -eq 0 ] && [ -f "$dir/ept_pmap.ko" ]
+}
+
+declare -a selftests=() build_failures=()
+
+build_userspace() {
+	local c t
+
+	if [ -f "$top/selftests/Makefile" ]; then
+		# -k: one test that does not build must not hide the others
+		make -s -k -C "$top/selftests" || true
+	else
+		build_failures+=("selftests/Makefile missing")
+	fi
+	for c in "$top"/selftests/*_test.c; do
+		[ -e "$c" ] || continue
+		t=${c%.c}
+		if [ -x "$t" ] && [ "$t" -nt "$c" ]; then
+			selftests+=("$t")
+		else
+			build_failures+=("selftests/$(basename "$t") did not build")
+		fi
+	done
+	if [ -f "$top/tools/ctl/Makefile" ]; then
+		if ! make -s -C "$top/tools/ctl" || [ ! -x "$top/tools/ctl/eptctl" ]; then
+			build_failures+=("tools/ctl/eptctl did not build")
+		fi
+	fi
+}
+
+# Count the result lines of a run's TAP: every test the guest ran (the
+# subtests' results and run.sh's own steps, not the per-binary roll-ups).
+tally() {
+	awk '
+	/^ *(not )?ok [0-9]+/ {
+		line = $0
+		sub(/^ */, "", line)
+		if (line ~ /^ok [0-9]+ selftests: / || line ~ /^not ok [0-9]+ selftests: /) {
+			if (line ~ /^not ok/) rollup_fail++
+			next
+		}
+		if (line ~ /^not ok/) bad++
+		else if (line ~ /# *SKIP/) skip++
+		else good++
+		next
+	}
+	/^ *1\.\.0 *# *SKIP/ { skip++ }
+	END { printf "%d %d %d %d\n", good, bad, skip, rollup_fail }
+	' "$1"
+}
+
+declare -a summary=()
+rc=0
+
+echo "vm-lane: building selftests and tools"
+if ! snapshot_sources "$work/src"; then
+	echo "vm-lane: FAIL: cannot copy the module sources to $work/src"
+	exit 1
+fi
+build_userspace
+for f in "${build_failures[@]}"; do
+	echo "vm-lane: build: $f"
+done
+[ ${#build_failures[@]} -eq 0 ] || rc=1
+
+for k in "${kvers[@]}"; do
+	kdir=$work/$k
+	payload=$kdir/payload
+	log=$kdir/log
+	start=$SECONDS
+
+	echo
+	echo "==== vm-lane: $k"
+	if [ ! -d "/lib/modules/$k/build" ] || [ ! -r "/boot/vmlinuz-$k" ]; then
+		summary+=("$k: FAIL (no /boot/vmlinuz-$k or headers)")
+		rc=1
+		continue
+	fi
+	if ! build_module "$k" "$kdir/module"; then
+		summary+=("$k: FAIL (ept_pmap.ko does not build)")
+		rc=1
+		continue
+	fi
+	rm -rf "$payload" "$log"
+	mkdir -p "$payload" "$log"
+	cp "$kdir/module/ept_pmap.ko" "$payload/"
+	for t in "${selftests[@]}"; do
+		cp "$t" "$payload/"
+	done
+	[ -x "$top/tools/ctl/eptctl" ] && cp "$top/tools/ctl/eptctl" "$payload/"
+	write_run_sh "$payload/run.sh"
+
+	"$here/run-qemu.sh" --kver "$k" --payload "$payload" --log "$log" \
+		--mem "$mem" --append "$append" --timeout "$timeout_s" |
+		tee "$log/run-qemu.out"
+	qrc=${PIPESTATUS[0]}
+	verdict=$(grep -a -o 'vm: .*: \(PASS\|FAIL\).*' "$log/run-qemu.out" |
+		  tail -n 1 | sed 's/^vm: [^:]*: //')
+
+	reasons=()
+	[ "$qrc" -eq 0 ] || reasons+=("run-qemu: ${verdict:-exit $qrc}")
+	if [ ! -s "$log/result.log" ]; then
+		reasons+=("no result log")
+		counts="0 0 0 0"
+	else
+		counts=$(tally "$log/result.log")
+		grep -q -E '^1\.\.[0-9]+' "$log/result.log" ||
+			reasons+=("result log has no plan: the guest run was cut short")
+	fi
+	read -r good bad skip rollup <<<"$counts"
+	[ "$bad" -eq 0 ] && [ "$rollup" -eq 0 ] || reasons+=("not ok in the results")
+	[ "$good" -gt 0 ] || reasons+=("no test passed")
+
+	t=$((SECONDS - start))
+	if [ ${#reasons[@]} -eq 0 ]; then
+		verdict="PASS"
+	else
+		verdict="FAIL ($(printf '%s; ' "${reasons[@]}" | sed 's/; $//'))"
+		rc=1
+	fi
+	summary+=("$k: $verdict: $good ok, $bad not ok, $skip skip, in $t s")
+	if [ -s "$log/result.log" ]; then
+		# every failure as it is; skips grouped by their reason
+		{
+			grep -a -E '^ *not ok' "$log/result.log" | sed 's/^ */    /'
+			grep -a -E '^ *(ok [0-9]+|1\.\.0) .*# *SKIP' "$log/result.log" |
+				grep -v '^ok [0-9]* selftests: ' |
+				sed 's/.*# *SKIP *//' | sort | uniq -c |
+				sed 's/^ *\([0-9]*\) /    SKIP x\1: /'
+		} >"$log/notable.txt"
+		[ -s "$log/notable.txt" ] && summary+=("$(cat "$log/notable.txt")")
+	fi
+	summary+=("    logs: $log")
+done
+
+echo
+echo "==== vm-lane summary ($((SECONDS - lane_start)) s)"
+for f in "${build_failures[@]}"; do
+	echo "build: FAIL: $f"
+done
+printf '%s\n' "${summary[@]}"
+if [ $rc -eq 0 ]; then
+	echo "vm-lane: PASS"
+else
+	echo "vm-lane: FAIL"
+fi
+exit $rc
