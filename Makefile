@@ -5,8 +5,10 @@
 #   make                 build ept_pmap.ko (W=1) against the newest installed
 #                        kernel headers (KVER=... or KDIR=... to choose)
 #   make check           install what is missing, build, run every lane
-#   make demo            boot a VM, map a region, show KPT and EPT side by side
-#   make unit | fuzz | bench | vm-test | style | sparse | install | clean
+#   make demo            boot a VM, map regions, show KPT and EPT side by side,
+#                        run the hello guest (Bochs: Intel VMX)
+#   make unit | fuzz | bench | vmx-bench | vm-test | vmx-test | style | sparse
+#   make install | dkms-install | clean
 
 KVERS   := $(shell ls -d /lib/modules/*/build 2>/dev/null | cut -d/ -f4 | sort -V)
 KVER    ?= $(lastword $(KVERS))
@@ -15,7 +17,8 @@ EPM_CACHE ?= $(HOME)/.cache/ept-pmap
 export EPM_CACHE
 
 .PHONY: all module modules clean unit fuzz bench check deps style sparse \
-	install dkms-install vm-test demo help eptctl selftests
+	install dkms-install vm-test vmx-test vmx-bench demo help eptctl \
+	selftests
 
 all: module
 
@@ -71,6 +74,12 @@ selftests:
 vm-test:
 	bash selftests/vm/lane.sh $(KVERS_TEST)
 
+vmx-test:
+	bash selftests/bochs/lane.sh
+
+vmx-bench:
+	bash bench/vmx-bench.sh
+
 demo:
 	bash scripts/demo.sh
 
@@ -78,4 +87,4 @@ check: deps
 	bash scripts/check.sh
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,12p' Makefile

@@ -12,6 +12,7 @@
 #   unit    core tests in userspace under ASan/UBSan (cases, model, failinj)
 #   fuzz    libFuzzer over operation sequences, FUZZ_SECONDS (default 60)
 #   vm      the selftests in QEMU TCG on every installed kernel
+#   vmx     the launcher's selftests in Bochs (Intel VMX + EPT), two CPU models
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -64,7 +65,7 @@ lane style bash scripts/style.sh
 lane unit make -s -C tests/unit run
 lane fuzz make -s -C tests/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 lane vm bash selftests/vm/lane.sh
-skip vmx "the VMX launcher (RUN) is not written yet: issue #4"
+lane vmx bash selftests/bochs/lane.sh
 skip vm-debug "the debug-kernel lane is not written yet: issue #5"
 
 echo

@@ -3,19 +3,55 @@
 #
 # Usage: scripts/demo.sh [KVER]        (what `make demo` runs)
 #
-# Build the module and eptctl, boot a QEMU VM with them, map three regions
-# (code, THP-backed data, an uncached page), show one translation and the
-# KPT and EPT side by side, verify the lockstep invariant and print stats.
+# One boot, one address space: build the module (for KVER, default the
+# newest installed 6.1 kernel), eptctl and the hello guest, boot a VM with
+# them and run one eptctl sequence: caps; map code (rx), THP-backed data
+# (rw) and an uncached page; one translation; the KPT and EPT side by side;
+# the lockstep check; stats; then load tools/ctl/guests/hello.bin at gpa
+# 0x1000 and run it, which prints "hello" (the guest's COM1) and the HLT
+# exit record.
+#
+# The VM is Bochs (selftests/bochs/run-bochs.sh), whose CPU models emulate
+# VMX with EPT, when Bochs is installed; otherwise QEMU TCG, which has no
+# VMX: everything but the run is shown, and the run's ENODEV line.
+# DEMO_VM=qemu (or bochs) in the environment chooses. The demo's output
+# (the VM's result log) is printed at the end.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-kver=${1:-$(bash selftests/vm/kernels.sh | tail -n 1)}
 
+kvers=$(bash selftests/vm/kernels.sh)
+kver=${1:-$(printf '%s\n' "$kvers" | grep -E '^6\.1\.' | tail -n 1 || true)}
+[ -n "$kver" ] || kver=$(printf '%s\n' "$kvers" | tail -n 1)
+
+if [ -n "${DEMO_VM:-}" ]; then
+	vm=$DEMO_VM
+	case $vm in
+	bochs | qemu) ;;
+	*) echo "demo: DEMO_VM=$vm: want bochs or qemu" >&2; exit 2 ;;
+	esac
+elif command -v bochs >/dev/null && [ -r /usr/share/bochs/BIOS-bochs-latest ] &&
+	[ -r /usr/share/vgabios/vgabios.bin ]; then
+	vm=bochs
+else
+	vm=qemu
+	echo "demo: note: no Bochs (apt-get install bochs bochsbios vgabios): booting QEMU"
+fi
+if [ "$vm" = qemu ]; then
+	echo "demo: note: QEMU TCG has no VMX: the tables are shown, the hello guest cannot run"
+fi
+
+echo "demo: building ept_pmap.ko for $kver, eptctl and the hello guest"
 make -s KVER="$kver" module
 make -s -C tools/ctl
-payload=$(mktemp -d)
-trap 'rm -rf "$payload"' EXIT
-cp ept_pmap.ko tools/ctl/eptctl "$payload/"
+make -s -C tools/ctl/guests hello.bin
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/epm-demo.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+payload=$work/payload
+mkdir "$payload"
+cp ept_pmap.ko tools/ctl/eptctl tools/ctl/guests/hello.bin "$payload/"
+
 cat >"$payload/demo.batch" <<'BATCH'
 # one address space: every line below acts on it
 caps
@@ -27,19 +63,57 @@ dump --format tree
 check
 stats
 BATCH
+cat >"$payload/guest.batch" <<'BATCH'
+# hello.S: 32-bit flat protected mode, loads and starts at gpa 0x1000
+load --gpa 0x1000 hello.bin
+run --entry 0x1000 --mode prot32 --until hlt
+stats
+BATCH
+
 cat >"$payload/run.sh" <<'RUN'
 #!/bin/sh
 insmod /payload/ept_pmap.ko || exit 1
+cd /payload
 {
-	echo '$ eptctl -b demo.batch'
-	/payload/eptctl -b /payload/demo.batch 2>&1
-	rc=$?
+	if grep -q -w vmx /proc/cpuinfo; then
+		echo "# $(uname -r), a CPU with VMX: the whole sequence in one eptctl"
+		cat demo.batch guest.batch >all.batch
+		./eptctl -v -x -b all.batch 2>&1
+		exit $?
+	fi
+	echo "# $(uname -r), no VMX on this CPU (QEMU TCG): the tables only"
+	./eptctl -v -x -b demo.batch 2>&1 || exit $?
 	echo
-	echo "RUN (running a guest) comes with the VMX launcher (issue #4);"
-	echo "this kernel's CPU has no VMX anyway (QEMU TCG): see 'caps' above."
-	exit $rc
+	echo "# the guest needs VMX; eptctl says why it cannot run here:"
+	./eptctl -x map --gpa 0 --size 64k --perm rx \; \
+		load --gpa 0x1000 hello.bin \; run --entry 0x1000 2>&1
+	exit 0
 } >"$RESULT"
 RUN
 chmod +x "$payload/run.sh"
-exec bash selftests/vm/run-qemu.sh --kver "$kver" --payload "$payload" \
-	--timeout 180
+
+logdir=$work/log
+mkdir "$logdir"
+start=$(date +%s)
+rc=0
+if [ "$vm" = bochs ]; then
+	# 768 MB: below 512 MB of RAM the kernel turns THP off (no 2M leaves)
+	bash selftests/bochs/run-bochs.sh --kver "$kver" --payload "$payload" \
+		--mem 768 --timeout 240 --log "$logdir" >"$work/vm.out" 2>&1 || rc=$?
+else
+	bash selftests/vm/run-qemu.sh --kver "$kver" --payload "$payload" \
+		--timeout 180 --log "$logdir" >"$work/vm.out" 2>&1 || rc=$?
+fi
+secs=$(($(date +%s) - start))
+
+if [ "$rc" != 0 ]; then
+	cat "$work/vm.out"
+	echo "demo: the $vm run failed (exit $rc) after $secs s; its output is above"
+	exit 1
+fi
+echo
+echo "==================== make demo: $vm, $kver ===================="
+grep -a -v '^EPM-END rc=' "$logdir/result.log" | tr -d '\r'
+echo "================================================================"
+grep -a -E '^(bochs|vm): .*(kernel entered|PASS)' "$work/vm.out" | sed 's/^/demo: /' || true
+echo "demo: VM images built, booted, ran and powered off in $secs s"

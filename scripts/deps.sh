@@ -5,13 +5,15 @@
 #
 # Install (with apt-get, as root) whatever `make check` needs and this
 # machine lacks: Debian's 6.1 and newest 6.12 kernels with headers, QEMU,
-# busybox, clang's fuzzer runtime, sparse, linux-source-6.1 (kselftest
-# harness, checkpatch). Installs nothing when everything is there.
+# Bochs and what boots it (GRUB, xorriso), busybox, clang's fuzzer runtime,
+# sparse, linux-source-6.1 (kselftest harness, checkpatch). Installs nothing
+# when everything is there.
 set -euo pipefail
 
 want=(gcc make python3 cpio xz-utils zstd busybox-static qemu-system-x86
       sparse clang libclang-rt-14-dev linux-source-6.1 dkms
-      linux-headers-amd64 linux-image-amd64)
+      linux-headers-amd64 linux-image-amd64
+      bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools rsync)
 
 missing=()
 for p in "${want[@]}"; do

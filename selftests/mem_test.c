@@ -1376,7 +1376,8 @@ static void worker_step(struct worker *w)
 		if (!ret) {
 			for (i = a; i < a + n; i++) {
 				w->perm[i] = perm;
-				w->pinw[i] = perm & EPM_PERM_W;
+				/* writable memory is always pinned for write */
+				w->pinw[i] = true;
 			}
 		}
 		break;

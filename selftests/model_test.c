@@ -449,9 +449,8 @@ static int op_map(struct __test_metadata *_metadata, struct model *m,
 		p->upage = upage + i;
 		p->perm = perm;
 		p->memtype = memtype;
-		p->flags = MP_MAPPED;
-		if (perm & W)
-			p->flags |= MP_PINW;
+		/* the model's memory is writable: MAP always pins it for write */
+		p->flags = MP_MAPPED | MP_PINW;
 		if (flags & EPM_MAP_IPAT)
 			p->flags |= MP_IPAT;
 		if (flags & EPM_MAP_AD)

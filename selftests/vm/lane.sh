@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Usage: selftests/vm/lane.sh [KVER ...]        (what `make vm-test` runs)
+#        EPM_LANE=vmx selftests/vm/lane.sh      (selftests/bochs/lane.sh)
 #
 # The QEMU lane: the module and every selftest, in a TCG guest, on each
 # kernel KVER (default: every kernel selftests/vm/kernels.sh lists).  For
@@ -26,26 +27,60 @@
 # SKIP (never counted as ok).  Exit status: 0 when every kernel passed,
 # 1 on any failure or missing result, 4 when the lane cannot run here (no
 # QEMU, no kernel with headers): scripts/check.sh reports that as SKIP.
+#
+# With EPM_LANE=vmx the same runs happen in Bochs (Intel VMX with EPT, the
+# only emulator here that has it) instead: the newest 6.1 kernel, once per
+# CPU model of EPM_VMX_CPUS (default: corei7_skylake_x corei7_haswell_4770),
+# only the selftests of EPM_VMX_TESTS (default: vmx_test; the rest already
+# ran in QEMU), with kvm and kvm_intel in the image for the coexistence
+# tests.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
-work=$top/build/vm
-append="hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=16"
-mem=3072
-timeout_s=600
+lane=${EPM_LANE:-vm}
+declare -a runner_args=()
 
-if ! command -v qemu-system-x86_64 >/dev/null; then
-	echo "vm-lane: SKIP: no qemu-system-x86_64 (apt-get install qemu-system-x86)"
-	exit 4
-fi
-if [ $# -gt 0 ]; then
-	kvers=("$@")
+if [ "$lane" = vmx ]; then
+	name=vmx-lane
+	work=$top/build/vmx
+	runner=$top/selftests/bochs/run-bochs.sh
+	append=""
+	mem=2048
+	timeout_s=900
+	runner_args=(--modules "kvm kvm_intel")
+	read -r -a cpus <<<"${EPM_VMX_CPUS:-corei7_skylake_x corei7_haswell_4770}"
+	read -r -a only_tests <<<"${EPM_VMX_TESTS:-vmx_test}"
+	if ! command -v bochs >/dev/null; then
+		echo "$name: SKIP: no bochs (apt-get install bochs bochsbios vgabios grub-pc-bin xorriso mtools)"
+		exit 4
+	fi
+	k=${1:-$(bash "$here/kernels.sh" 2>/dev/null | grep '^6\.1\.' | tail -n 1)}
+	kvers=()
+	for c in "${cpus[@]}"; do
+		[ -n "$k" ] && kvers+=("$k")
+	done
 else
-	mapfile -t kvers < <(bash "$here/kernels.sh" 2>/dev/null)
+	name=vm-lane
+	work=$top/build/vm
+	runner=$here/run-qemu.sh
+	append="hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=16"
+	mem=3072
+	timeout_s=600
+	cpus=()
+	only_tests=()
+	if ! command -v qemu-system-x86_64 >/dev/null; then
+		echo "$name: SKIP: no qemu-system-x86_64 (apt-get install qemu-system-x86)"
+		exit 4
+	fi
+	if [ $# -gt 0 ]; then
+		kvers=("$@")
+	else
+		mapfile -t kvers < <(bash "$here/kernels.sh" 2>/dev/null)
+	fi
 fi
 if [ ${#kvers[@]} -eq 0 ]; then
-	echo "vm-lane: SKIP: no kernel with both /boot/vmlinuz-KVER and headers"
+	echo "$name: SKIP: no kernel with both /boot/vmlinuz-KVER and headers"
 	exit 4
 fi
 
@@ -200,6 +235,10 @@ build_userspace() {
 	for c in "$top"/selftests/*_test.c; do
 		[ -e "$c" ] || continue
 		t=${c%.c}
+		if [ ${#only_tests[@]} -gt 0 ] &&
+		   [[ ! " ${only_tests[*]} " == *" $(basename "$t") "* ]]; then
+			continue
+		fi
 		if [ -x "$t" ] && [ "$t" -nt "$c" ]; then
 			selftests+=("$t")
 		else
@@ -237,32 +276,35 @@ tally() {
 declare -a summary=()
 rc=0
 
-echo "vm-lane: building selftests and tools"
+echo "$name: building selftests and tools"
 if ! snapshot_sources "$work/src"; then
-	echo "vm-lane: FAIL: cannot copy the module sources to $work/src"
+	echo "$name: FAIL: cannot copy the module sources to $work/src"
 	exit 1
 fi
 build_userspace
 for f in "${build_failures[@]}"; do
-	echo "vm-lane: build: $f"
+	echo "$name: build: $f"
 done
 [ ${#build_failures[@]} -eq 0 ] || rc=1
 
-for k in "${kvers[@]}"; do
+for i in "${!kvers[@]}"; do
+	k=${kvers[$i]}
+	cpu=${cpus[$i]:-}
+	target=$k${cpu:+ $cpu}
 	kdir=$work/$k
 	payload=$kdir/payload
-	log=$kdir/log
+	log=$kdir/log${cpu:+-$cpu}
 	start=$SECONDS
 
 	echo
-	echo "==== vm-lane: $k"
+	echo "==== $name: $target"
 	if [ ! -d "/lib/modules/$k/build" ] || [ ! -r "/boot/vmlinuz-$k" ]; then
-		summary+=("$k: FAIL (no /boot/vmlinuz-$k or headers)")
+		summary+=("$target: FAIL (no /boot/vmlinuz-$k or headers)")
 		rc=1
 		continue
 	fi
 	if ! build_module "$k" "$kdir/module"; then
-		summary+=("$k: FAIL (ept_pmap.ko does not build)")
+		summary+=("$target: FAIL (ept_pmap.ko does not build)")
 		rc=1
 		continue
 	fi
@@ -275,15 +317,15 @@ for k in "${kvers[@]}"; do
 	[ -x "$top/tools/ctl/eptctl" ] && cp "$top/tools/ctl/eptctl" "$payload/"
 	write_run_sh "$payload/run.sh"
 
-	"$here/run-qemu.sh" --kver "$k" --payload "$payload" --log "$log" \
-		--mem "$mem" --append "$append" --timeout "$timeout_s" |
-		tee "$log/run-qemu.out"
+	"$runner" --kver "$k" --payload "$payload" --log "$log" \
+		--mem "$mem" --append "$append" --timeout "$timeout_s" \
+		${cpu:+--cpu "$cpu"} "${runner_args[@]}" | tee "$log/runner.out"
 	qrc=${PIPESTATUS[0]}
-	verdict=$(grep -a -o 'vm: .*: \(PASS\|FAIL\).*' "$log/run-qemu.out" |
-		  tail -n 1 | sed 's/^vm: [^:]*: //')
+	verdict=$(grep -a -o '\(vm\|bochs\): .*: \(PASS\|FAIL\).*' \
+		  "$log/runner.out" | tail -n 1 | sed 's/^[a-z]*: [^:]*: //')
 
 	reasons=()
-	[ "$qrc" -eq 0 ] || reasons+=("run-qemu: ${verdict:-exit $qrc}")
+	[ "$qrc" -eq 0 ] || reasons+=("$(basename "$runner" .sh): ${verdict:-exit $qrc}")
 	if [ ! -s "$log/result.log" ]; then
 		reasons+=("no result log")
 		counts="0 0 0 0"
@@ -303,7 +345,7 @@ for k in "${kvers[@]}"; do
 		verdict="FAIL ($(printf '%s; ' "${reasons[@]}" | sed 's/; $//'))"
 		rc=1
 	fi
-	summary+=("$k: $verdict: $good ok, $bad not ok, $skip skip, in $t s")
+	summary+=("$target: $verdict: $good ok, $bad not ok, $skip skip, in $t s")
 	if [ -s "$log/result.log" ]; then
 		# every failure as it is; skips grouped by their reason
 		{
@@ -319,14 +361,14 @@ for k in "${kvers[@]}"; do
 done
 
 echo
-echo "==== vm-lane summary ($((SECONDS - lane_start)) s)"
+echo "==== $name summary ($((SECONDS - lane_start)) s)"
 for f in "${build_failures[@]}"; do
 	echo "build: FAIL: $f"
 done
 printf '%s\n' "${summary[@]}"
 if [ $rc -eq 0 ]; then
-	echo "vm-lane: PASS"
+	echo "$name: PASS"
 else
-	echo "vm-lane: FAIL"
+	echo "$name: FAIL"
 fi
 exit $rc

@@ -766,30 +766,6 @@ int cmd_eptp(struct ctx *ctx, const struct args *a)
 	return 0;
 }
 
-static const char *exit_name(unsigned int kind)
-{
-	static const char *const names[EPM_EXIT_KINDS] = {
-		[EPM_EXIT_NONE] = "none",
-		[EPM_EXIT_HLT] = "hlt",
-		[EPM_EXIT_VMCALL] = "vmcall",
-		[EPM_EXIT_IO] = "io",
-		[EPM_EXIT_EPT_VIOLATION] = "ept_violation",
-		[EPM_EXIT_EPT_MISCONFIG] = "ept_misconfig",
-		[EPM_EXIT_EXCEPTION] = "exception",
-		[EPM_EXIT_TRIPLE_FAULT] = "triple_fault",
-		[EPM_EXIT_TIMEOUT] = "timeout",
-		[EPM_EXIT_ENTRY_FAIL] = "entry_fail",
-		[EPM_EXIT_INTR] = "intr",
-		[EPM_EXIT_OTHER] = "other",
-	};
-	static char buf[16];
-
-	if (kind < EPM_EXIT_KINDS && names[kind])
-		return names[kind];
-	snprintf(buf, sizeof(buf), "%u", kind);
-	return buf;
-}
-
 int cmd_stats(struct ctx *ctx, const struct args *a)
 {
 	struct epm_stats s;

@@ -3,6 +3,7 @@
  * eptctl: numbers in (addresses, sizes, permissions, memory types) and
  * entries out (the bits of KPT and EPT entries, by name).
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -479,4 +480,253 @@ void json_entry(FILE *f, const struct epm_dump_entry *e)
 	jbool(f, "D", leaf && (x & EPTE_D));
 	jhex(f, "addr", entry_addr(x, lvl, leaf));
 	fprintf(f, "}}\n");
+}
+
+static const char *const exit_names[EPM_EXIT_KINDS] = {
+	[EPM_EXIT_NONE] = "none",
+	[EPM_EXIT_HLT] = "hlt",
+	[EPM_EXIT_VMCALL] = "vmcall",
+	[EPM_EXIT_IO] = "io",
+	[EPM_EXIT_EPT_VIOLATION] = "ept_violation",
+	[EPM_EXIT_EPT_MISCONFIG] = "ept_misconfig",
+	[EPM_EXIT_EXCEPTION] = "exception",
+	[EPM_EXIT_TRIPLE_FAULT] = "triple_fault",
+	[EPM_EXIT_TIMEOUT] = "timeout",
+	[EPM_EXIT_ENTRY_FAIL] = "entry_fail",
+	[EPM_EXIT_INTR] = "intr",
+	[EPM_EXIT_OTHER] = "other",
+};
+
+const char *exit_name(unsigned int kind)
+{
+	static char buf[16];
+
+	if (kind < EPM_EXIT_KINDS && exit_names[kind])
+		return exit_names[kind];
+	snprintf(buf, sizeof(buf), "%u", kind);
+	return buf;
+}
+
+/* An exit kind by name ("ept-violation" spells it too), not "none". */
+int parse_exit_kind(const char *s, u32 *out)
+{
+	char name[32];
+	size_t i;
+
+	if (strlen(s) >= sizeof(name))
+		return -EINVAL;
+	for (i = 0; s[i]; i++)
+		name[i] = s[i] == '-' ? '_' : s[i];
+	name[i] = '\0';
+	for (i = EPM_EXIT_NONE + 1; i < EPM_EXIT_KINDS; i++) {
+		if (exit_names[i] && !strcasecmp(name, exit_names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static const char *const mode_names[] = {
+	[EPM_MODE_PROT32] = "prot32",
+	[EPM_MODE_REAL] = "real",
+	[EPM_MODE_LONG64] = "long64",
+};
+
+int parse_mode(const char *s, u32 *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(mode_names); i++) {
+		if (!strcasecmp(s, mode_names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *mode_name(unsigned int mode)
+{
+	return mode < ARRAY_SIZE(mode_names) ? mode_names[mode] : "?";
+}
+
+/* struct epm_regs, field by field: index i is the i-th __u64. */
+static const char *const reg_names[] = {
+	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
+	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+	"rip", "rflags",
+};
+
+static_assert(sizeof(struct epm_regs) == ARRAY_SIZE(reg_names) * sizeof(__u64),
+	      "reg_names[] does not match struct epm_regs");
+
+const char *reg_name(unsigned int idx)
+{
+	return idx < ARRAY_SIZE(reg_names) ? reg_names[idx] : "?";
+}
+
+/* "NAME=VALUE", NAME one of reg_names[] in any case. */
+int parse_reg(const char *s, unsigned int *idx, u64 *val)
+{
+	size_t len = strcspn(s, "=");
+	unsigned int i;
+
+	if (!s[len])
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(reg_names); i++) {
+		if (strlen(reg_names[i]) == len &&
+		    !strncasecmp(s, reg_names[i], len))
+			break;
+	}
+	if (i == ARRAY_SIZE(reg_names))
+		return -ENOENT;
+	*idx = i;
+	return parse_u64(s + len + 1, val);
+}
+
+/* Basic VMX exit reasons (Intel SDM vol. 3, appendix C). */
+const char *vmx_reason_name(unsigned int basic)
+{
+	static const char *const names[] = {
+		[0] = "exception or NMI",
+		[1] = "external interrupt",
+		[2] = "triple fault",
+		[3] = "INIT",
+		[4] = "SIPI",
+		[5] = "I/O SMI",
+		[6] = "other SMI",
+		[7] = "interrupt window",
+		[8] = "NMI window",
+		[9] = "task switch",
+		[10] = "CPUID",
+		[11] = "GETSEC",
+		[12] = "HLT",
+		[13] = "INVD",
+		[14] = "INVLPG",
+		[15] = "RDPMC",
+		[16] = "RDTSC",
+		[17] = "RSM",
+		[18] = "VMCALL",
+		[19] = "VMCLEAR",
+		[20] = "VMLAUNCH",
+		[21] = "VMPTRLD",
+		[22] = "VMPTRST",
+		[23] = "VMREAD",
+		[24] = "VMRESUME",
+		[25] = "VMWRITE",
+		[26] = "VMXOFF",
+		[27] = "VMXON",
+		[28] = "control-register access",
+		[29] = "MOV DR",
+		[30] = "I/O instruction",
+		[31] = "RDMSR",
+		[32] = "WRMSR",
+		[33] = "entry failure: invalid guest state",
+		[34] = "entry failure: MSR loading",
+		[36] = "MWAIT",
+		[37] = "monitor trap flag",
+		[39] = "MONITOR",
+		[40] = "PAUSE",
+		[41] = "entry failure: machine check",
+		[43] = "TPR below threshold",
+		[44] = "APIC access",
+		[45] = "virtualized EOI",
+		[46] = "GDTR/IDTR access",
+		[47] = "LDTR/TR access",
+		[48] = "EPT violation",
+		[49] = "EPT misconfiguration",
+		[50] = "INVEPT",
+		[51] = "RDTSCP",
+		[52] = "preemption timer",
+		[53] = "INVVPID",
+		[54] = "WBINVD",
+		[55] = "XSETBV",
+		[56] = "APIC write",
+		[57] = "RDRAND",
+		[58] = "INVPCID",
+		[59] = "VMFUNC",
+		[60] = "ENCLS",
+		[61] = "RDSEED",
+		[62] = "page-modification log full",
+		[63] = "XSAVES",
+		[64] = "XRSTORS",
+	};
+
+	if (basic < ARRAY_SIZE(names) && names[basic])
+		return names[basic];
+	return "unknown";
+}
+
+/* VM-instruction error numbers (Intel SDM vol. 3, "VM-instruction errors"). */
+const char *vmx_insn_error_name(unsigned int err)
+{
+	static const char *const names[] = {
+		[1] = "VMCALL executed in VMX root operation",
+		[2] = "VMCLEAR with invalid physical address",
+		[3] = "VMCLEAR with VMXON pointer",
+		[4] = "VMLAUNCH with non-clear VMCS",
+		[5] = "VMRESUME with non-launched VMCS",
+		[6] = "VMRESUME after VMXOFF",
+		[7] = "VM entry with invalid control field(s)",
+		[8] = "VM entry with invalid host-state field(s)",
+		[9] = "VMPTRLD with invalid physical address",
+		[10] = "VMPTRLD with VMXON pointer",
+		[11] = "VMPTRLD with incorrect VMCS revision identifier",
+		[12] = "VMREAD/VMWRITE from/to unsupported VMCS component",
+		[13] = "VMWRITE to read-only VMCS component",
+		[15] = "VMXON executed in VMX root operation",
+		[26] = "VM entry with events blocked by MOV SS",
+		[28] = "invalid operand to INVEPT/INVVPID",
+	};
+
+	if (err < ARRAY_SIZE(names) && names[err])
+		return names[err];
+	return "unknown VM-instruction error";
+}
+
+const char *vector_name(unsigned int vector)
+{
+	static const char *const names[] = {
+		"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
+		"#DF", "#09", "#TS", "#NP", "#SS", "#GP", "#PF", "#15",
+		"#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+	};
+
+	return vector < ARRAY_SIZE(names) ? names[vector] : "#?";
+}
+
+/* Does the CPU push an error code for this exception vector? */
+bool vector_has_error_code(unsigned int vector)
+{
+	switch (vector) {
+	case 8: case 10: case 11: case 12: case 13: case 14: case 17: case 21:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The arithmetic and system flags set in @rflags, by name. */
+void rflags_bits(u64 rflags, char *buf, size_t len)
+{
+	static const struct {
+		unsigned int bit;
+		const char *name;
+	} flags[] = {
+		{ 0, "CF" }, { 2, "PF" }, { 4, "AF" }, { 6, "ZF" }, { 7, "SF" },
+		{ 8, "TF" }, { 9, "IF" }, { 10, "DF" }, { 11, "OF" },
+		{ 14, "NT" }, { 16, "RF" }, { 17, "VM" }, { 18, "AC" },
+		{ 19, "VIF" }, { 20, "VIP" }, { 21, "ID" },
+	};
+	struct bitlist l = { buf, len, 0 };
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		if (rflags & BIT_ULL(flags[i].bit))
+			add(&l, "%s", flags[i].name);
+	}
+	if ((rflags >> 12) & 3)
+		add(&l, "IOPL=%llu", (unsigned long long)((rflags >> 12) & 3));
 }

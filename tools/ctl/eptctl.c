@@ -139,6 +139,64 @@ const struct cmd commands[] = {
 		.device = true,
 		.run = cmd_stats,
 	}, {
+		.name = "load",
+		.summary = "copy a flat guest binary to a mapped gpa",
+		.synopsis = "--gpa GPA FILE",
+		.help = "Copy FILE (a flat binary, e.g. tools/ctl/guests/hello.bin) into the\n"
+			"memory behind [GPA, GPA + size of FILE). Every page of that range must\n"
+			"have been mapped by an earlier map of this same eptctl sequence:\n"
+			"eptctl writes through the memory it allocated for the mapping, so\n"
+			"the guest sees the bytes whatever permissions it has.\n",
+		.opts = O(OPT_GPA),
+		.required = O(OPT_GPA),
+		.pos_min = 1,
+		.pos_max = 1,
+		.run = cmd_load,
+	}, {
+		.name = "run",
+		.summary = "run a guest (VMX) and print its exit",
+		.synopsis = "--entry GPA [--mode real|prot32|long64] [--timeout MS]\n"
+			    "       [--cr3 GPA] [--guest-exc] [--reg NAME=VALUE]...\n"
+			    "       [--until EXIT] [--no-console]",
+		.help = "Run a guest on this address space (RUN: VMX with the EPT half) from\n"
+			"rip = GPA, and print the exit record decoded (kind; raw exit reason\n"
+			"and qualification; gpa and access for EPT violations; port, size,\n"
+			"direction and data for port I/O; vector and error code for\n"
+			"exceptions; the VM-instruction error of a failed entry) and the\n"
+			"registers.\n"
+			"\n"
+			"The guest's COM1: one-byte OUTs to port 0x3f8 are printed to stdout\n"
+			"as console output and the guest resumed; the other UART ports\n"
+			"(0x3f9..0x3ff) read as an idle 16550 and ignore writes. The first\n"
+			"other exit ends the run.\n"
+			"\n"
+			"  --entry GPA       first instruction (rip; segments are flat, base 0)\n"
+			"  --mode MODE       prot32: 32-bit protected mode, paging off (default);\n"
+			"                    real: 16-bit real mode; long64: 64-bit, paging on\n"
+			"  --timeout MS      wall-clock limit of the whole command, resumptions\n"
+			"                    included: 1 .. 60000 ms (default 1000)\n"
+			"  --cr3 GPA         long64: gpa of the PML4 built in guest memory\n"
+			"  --guest-exc       exceptions go through the guest's (empty) IDT, which\n"
+			"                    ends in a triple fault, instead of exiting\n"
+			"  --reg NAME=VALUE  initial register: rax..rdx, rsi, rdi, rsp, rbp,\n"
+			"                    r8..r15, rflags (repeat for more); others are 0\n"
+			"  --until EXIT      resume HLT, VMCALL and port I/O exits (printed in\n"
+			"                    one line; IN reads all ones) until an EXIT exit:\n"
+			"                    hlt, vmcall, io, ept_violation, ept_misconfig,\n"
+			"                    exception, triple_fault, timeout, entry_fail,\n"
+			"                    other; fails if the run ends otherwise\n"
+			"  --no-console      no COM1: port I/O to 0x3f8..0x3ff is an exit like\n"
+			"                    any other\n"
+			"\n"
+			"Fails with ENODEV where the CPU offers no usable VMX, EBUSY while\n"
+			"another hypervisor (kvm_intel) holds VMX.\n",
+		.opts = O(OPT_ENTRY) | O(OPT_MODE) | O(OPT_TIMEOUT) |
+			O(OPT_CR3) | O(OPT_GUEST_EXC) | O(OPT_REG) |
+			O(OPT_UNTIL) | O(OPT_NO_CONSOLE),
+		.required = O(OPT_ENTRY),
+		.device = true,
+		.run = cmd_run,
+	}, {
 		.name = "sleep",
 		.summary = "wait MS milliseconds",
 		.synopsis = "MS",
@@ -176,6 +234,14 @@ static const struct {
 	[OPT_UADDR_OFFSET] = { "uaddr-offset", true },
 	[OPT_FORMAT] = { "format", true },
 	[OPT_LEAVES] = { "leaves", false },
+	[OPT_ENTRY] = { "entry", true },
+	[OPT_MODE] = { "mode", true },
+	[OPT_TIMEOUT] = { "timeout", true },
+	[OPT_CR3] = { "cr3", true },
+	[OPT_GUEST_EXC] = { "guest-exc", false },
+	[OPT_REG] = { "reg", true },
+	[OPT_UNTIL] = { "until", true },
+	[OPT_NO_CONSOLE] = { "no-console", false },
 };
 
 const struct cmd *find_cmd(const char *name)
@@ -246,8 +312,8 @@ void print_overview(FILE *f)
 {
 	size_t i;
 
-	fputs("usage: eptctl [-v] [-d DEVICE] COMMAND [ARGS] [{--|;} COMMAND [ARGS]]...\n"
-	      "       eptctl [-v] [-d DEVICE] -b FILE|-\n"
+	fputs("usage: eptctl [-v] [-x] [-d DEVICE] COMMAND [ARGS] [{--|;} COMMAND [ARGS]]...\n"
+	      "       eptctl [-v] [-x] [-d DEVICE] -b FILE|-\n"
 	      "\n"
 	      "Runs a sequence of commands on one address space (one open file of\n"
 	      DEFAULT_DEVICE ", or DEVICE), stopping at the first that fails.\n"
@@ -257,7 +323,8 @@ void print_overview(FILE *f)
 	      "\n"
 	      "  -d DEVICE   the device to open (default " DEFAULT_DEVICE ")\n"
 	      "  -b FILE     read commands from FILE, or stdin for -\n"
-	      "  -v          report what map, unmap and protect did\n"
+	      "  -v          report what map, unmap, protect and load did\n"
+	      "  -x          print each command (\"eptctl> COMMAND ARGS\") before it runs\n"
 	      "\n"
 	      "Commands:\n", f);
 	for (i = 0; i < ncommands; i++) {
@@ -283,6 +350,7 @@ static int find_opt(const char *name, size_t len)
 static int set_opt(struct ctx *ctx, struct args *a, int id, const char *v)
 {
 	const char *cmd = a->cmd->name;
+	char why[160];
 	int ret = 0;
 
 	switch (id) {
@@ -336,6 +404,30 @@ static int set_opt(struct ctx *ctx, struct args *a, int id, const char *v)
 			return usage_error(ctx, cmd, "bad --format '%s': want tree, json or dot",
 					   v);
 		break;
+	case OPT_ENTRY:
+		ret = parse_size(v, &a->regs.rip);
+		break;
+	case OPT_CR3:
+		ret = parse_size(v, &a->cr3);
+		break;
+	case OPT_TIMEOUT:
+		ret = parse_u64(v, &a->timeout_ms);
+		break;
+	case OPT_MODE:
+		if (parse_mode(v, &a->mode))
+			return usage_error(ctx, cmd, "bad --mode '%s': want real, prot32 or long64",
+					   v);
+		break;
+	case OPT_REG:
+		if (run_set_reg(a, v, why, sizeof(why)))
+			return usage_error(ctx, cmd, "%s", why);
+		break;
+	case OPT_UNTIL:
+		if (parse_exit_kind(v, &a->until))
+			return usage_error(ctx, cmd,
+					   "bad --until '%s': want an exit kind, e.g. hlt, io, vmcall, ept_violation (see 'eptctl run --help')",
+					   v);
+		break;
 	default:	/* flags */
 		break;
 	}
@@ -343,6 +435,22 @@ static int set_opt(struct ctx *ctx, struct args *a, int id, const char *v)
 		return usage_error(ctx, cmd, "bad number '%s' for --%s%s", v,
 				   optdefs[id].name, ret == -ERANGE ?
 				   " (too big)" : "");
+	return 0;
+}
+
+/* What run's options say together; the module checks the rest. */
+static int check_run(struct ctx *ctx, struct args *a)
+{
+	if (!(a->seen & O(OPT_TIMEOUT)))
+		a->timeout_ms = 1000;
+	if (!a->timeout_ms || a->timeout_ms > 60000)
+		return usage_error(ctx, "run", "--timeout %llu: want 1 .. 60000 ms",
+				   (unsigned long long)a->timeout_ms);
+	if ((a->seen & O(OPT_CR3)) && a->mode != EPM_MODE_LONG64)
+		return usage_error(ctx, "run", "--cr3 is for --mode long64 only");
+	if ((a->seen & O(OPT_UNTIL)) && a->until == EPM_EXIT_INTR)
+		return usage_error(ctx, "run",
+				   "--until intr: a signal ends every run anyway");
 	return 0;
 }
 
@@ -357,6 +465,8 @@ static int parse_cmd(struct ctx *ctx, int argc, char **argv, struct args *a)
 	int i, id;
 
 	memset(a, 0, sizeof(*a));
+	a->words = argv;
+	a->nwords = argc;
 	if (!c)
 		return usage_error(ctx, NULL, "unknown command '%s' (try 'eptctl help')",
 				   argv[0]);
@@ -423,6 +533,8 @@ static int parse_cmd(struct ctx *ctx, int argc, char **argv, struct args *a)
 	if (c->run == cmd_sleep && parse_u64(a->pos[0], &a->ms))
 		return usage_error(ctx, c->name, "bad number of milliseconds '%s'",
 				   a->pos[0]);
+	if (c->run == cmd_run)
+		return check_run(ctx, a);
 	if (c->run == cmd_help && a->npos && !find_cmd(a->pos[0]))
 		return usage_error(ctx, c->name, "unknown command '%s'",
 				   a->pos[0]);
@@ -444,8 +556,14 @@ static int open_device(struct ctx *ctx, const char *cmd)
 
 static int run_cmd(struct ctx *ctx, const struct args *a)
 {
-	int ret;
+	int ret, i;
 
+	if (ctx->echo) {
+		printf("\neptctl>");
+		for (i = 0; i < a->nwords; i++)
+			printf(" %s", a->words[i]);
+		printf("\n");
+	}
 	if (a->help) {
 		print_help(stdout, a->cmd);
 		return 0;
@@ -641,6 +759,8 @@ int main(int argc, char **argv)
 			return EX_OK;
 		} else if (!strcmp(o, "-v") || !strcmp(o, "--verbose")) {
 			ctx.verbose = true;
+		} else if (!strcmp(o, "-x") || !strcmp(o, "--echo")) {
+			ctx.echo = true;
 		} else if (!strcmp(o, "-d") || !strcmp(o, "--device")) {
 			if (i + 1 >= argc)
 				return usage_error(NULL, NULL, "%s needs a value",

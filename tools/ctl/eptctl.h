@@ -6,6 +6,7 @@
  *   eptctl.c  sequences, batch files, option parsing, errors, help
  *   cmds.c    one function per subcommand (one ioctl each, mostly)
  *   mem.c     the backing memory eptctl allocates for MAP
+ *   run.c     load and run: guest code in, exit records out
  *   decode.c  numbers in, entries out: parsing and bit decoding
  */
 #ifndef _EPTCTL_H
@@ -95,6 +96,14 @@ enum opt_id {
 	OPT_UADDR_OFFSET,
 	OPT_FORMAT,
 	OPT_LEAVES,
+	OPT_ENTRY,
+	OPT_MODE,
+	OPT_TIMEOUT,
+	OPT_CR3,
+	OPT_GUEST_EXC,
+	OPT_REG,
+	OPT_UNTIL,
+	OPT_NO_CONSOLE,
 	OPT_COUNT
 };
 
@@ -116,8 +125,17 @@ struct args {
 	u64 uaddr_offset;
 	enum dump_format format;
 	u64 ms;			/* sleep */
+	/* run */
+	u32 mode;		/* EPM_MODE_* */
+	u64 timeout_ms;
+	u64 cr3;
+	struct epm_regs regs;	/* --entry and --reg values */
+	u32 regs_set;		/* bit per u64 of struct epm_regs given */
+	u32 until;		/* EPM_EXIT_*, with O(OPT_UNTIL) */
 	int npos;
 	const char *pos[MAX_POS];
+	char **words;		/* the command as given, for -x */
+	int nwords;
 };
 
 /* Backing memory of one MAP (see mem.c). */
@@ -130,6 +148,7 @@ struct region {
 	uintptr_t mbase;	/* what was mmap()ed */
 	size_t mlen;
 	size_t gran;		/* unit of munmap(): 4K or the huge page size */
+	bool writable;		/* eptctl may write it (load) */
 	u64 *mapped;		/* bit per 4 KiB page of [gpa, gpa + size) */
 	u64 nmapped;
 	u64 *freed;		/* bit per gran unit of [mbase, mbase + mlen) */
@@ -140,6 +159,7 @@ struct ctx {
 	const char *dev_path;
 	int fd;			/* -1 until a command needs the device */
 	bool verbose;
+	bool echo;		/* -x: print each command before it runs */
 	const char *where;	/* "FILE:LINE: " or "" for error lines */
 	bool eptp_noted;
 	struct region *regions;
@@ -184,12 +204,19 @@ int cmd_stats(struct ctx *ctx, const struct args *a);
 int cmd_sleep(struct ctx *ctx, const struct args *a);
 int cmd_help(struct ctx *ctx, const struct args *a);
 
+/* run.c */
+int cmd_load(struct ctx *ctx, const struct args *a);
+int cmd_run(struct ctx *ctx, const struct args *a);
+int run_set_reg(struct args *a, const char *s, char *why, size_t wlen);
+
 /* mem.c */
 int mem_alloc(const struct args *a, struct region **out, char *why,
 	      size_t len);
 void mem_add(struct ctx *ctx, struct region *r);
 void mem_free(struct region *r);
 void mem_release(struct ctx *ctx, u64 gpa, u64 size);
+int mem_write(struct ctx *ctx, u64 gpa, const void *buf, size_t len,
+	      char *why, size_t wlen);
 
 /* decode.c */
 int parse_u64(const char *s, u64 *out);
@@ -208,5 +235,16 @@ u64 entry_addr(u64 e, unsigned int level, bool leaf);
 void kpte_bits(u64 e, unsigned int level, bool leaf, char *buf, size_t len);
 void epte_bits(u64 e, unsigned int level, bool leaf, char *buf, size_t len);
 void json_entry(FILE *f, const struct epm_dump_entry *e);
+const char *exit_name(unsigned int kind);
+int parse_exit_kind(const char *s, u32 *out);
+int parse_mode(const char *s, u32 *out);
+const char *mode_name(unsigned int mode);
+int parse_reg(const char *s, unsigned int *idx, u64 *val);
+const char *reg_name(unsigned int idx);
+const char *vmx_reason_name(unsigned int basic);
+const char *vmx_insn_error_name(unsigned int err);
+const char *vector_name(unsigned int vector);
+bool vector_has_error_code(unsigned int vector);
+void rflags_bits(u64 rflags, char *buf, size_t len);
 
 #endif /* _EPTCTL_H */

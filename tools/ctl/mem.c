@@ -5,6 +5,7 @@
  * piece (4 KiB, or a whole huge page) once UNMAP has removed every guest
  * page in it. Each region keeps a bit per guest page still mapped, so
  * unmapping a hole twice or a range spanning several regions is exact.
+ * The same bits tell load which guest pages this process backs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,7 +103,7 @@ static void *alloc_thp(size_t len, char *why, size_t wlen)
 }
 
 static void *alloc_file(const char *path, size_t *len, size_t *gran,
-			char *why, size_t wlen)
+			bool *writable, char *why, size_t wlen)
 {
 	int prot = PROT_READ | PROT_WRITE;
 	struct statfs sfs;
@@ -136,6 +137,7 @@ static void *alloc_file(const char *path, size_t *len, size_t *gran,
 		errno = err;
 		return NULL;
 	}
+	*writable = prot & PROT_WRITE;
 	m = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
 	err = errno;
 	close(fd);
@@ -157,6 +159,7 @@ int mem_alloc(const struct args *a, struct region **out, char *why,
 {
 	size_t len = round_up(a->size + a->uaddr_offset, PAGE_4K);
 	size_t gran = PAGE_4K;
+	bool writable = true;
 	struct region *r;
 	void *m = MAP_FAILED;
 	u64 npages;
@@ -213,7 +216,7 @@ int mem_alloc(const struct args *a, struct region **out, char *why,
 		break;
 	}
 	case BACK_FILE:
-		m = alloc_file(a->file, &len, &gran, why, wlen);
+		m = alloc_file(a->file, &len, &gran, &writable, why, wlen);
 		if (!m) {
 			err = errno;
 			m = MAP_FAILED;
@@ -247,6 +250,7 @@ int mem_alloc(const struct args *a, struct region **out, char *why,
 	r->uaddr = r->mbase + a->uaddr_offset;
 	r->mlen = len;
 	r->gran = gran;
+	r->writable = writable;
 	*out = r;
 	return 0;
 }
@@ -358,4 +362,70 @@ void mem_release(struct ctx *ctx, u64 gpa, u64 size)
 		*pp = r->next;
 		mem_free(r);
 	}
+}
+
+/* The region that backs the mapped guest page at @gpa, or NULL. */
+static struct region *region_of(struct ctx *ctx, u64 gpa)
+{
+	struct region *r;
+
+	for (r = ctx->regions; r; r = r->next) {
+		if (gpa >= r->gpa && gpa - r->gpa < r->size &&
+		    test_bit(r->mapped, (gpa - r->gpa) / PAGE_4K))
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * Copy @len bytes to guest-physical @gpa through the memory this process
+ * mapped there: every page of [gpa, gpa + len) must be mapped by this
+ * eptctl (MAP, not since UNMAPped) into memory it can write. All or
+ * nothing. Returns 0, or a negative errno with a cause in @why.
+ */
+int mem_write(struct ctx *ctx, u64 gpa, const void *buf, size_t len,
+	      char *why, size_t wlen)
+{
+	u64 end = gpa + len, p;
+	const char *src = buf;
+
+	if (!len)
+		return 0;
+	if (gpa >= GPA_LIMIT || len > GPA_LIMIT - gpa) {
+		snprintf(why, wlen,
+			 "[0x%llx, 0x%llx) goes beyond the 48-bit guest-physical space",
+			 (unsigned long long)gpa, (unsigned long long)end);
+		return -EINVAL;
+	}
+	for (p = gpa & ~(PAGE_4K - 1); p < end; p += PAGE_4K) {
+		struct region *r = region_of(ctx, p);
+
+		if (!r) {
+			snprintf(why, wlen,
+				 "gpa 0x%llx is not mapped by this eptctl (map [0x%llx, 0x%llx) first, in the same sequence)",
+				 (unsigned long long)(p > gpa ? p : gpa),
+				 (unsigned long long)gpa,
+				 (unsigned long long)end);
+			return -ENOENT;
+		}
+		if (!r->writable) {
+			snprintf(why, wlen,
+				 "gpa 0x%llx is backed by %s, which eptctl opened read-only",
+				 (unsigned long long)(p > gpa ? p : gpa),
+				 r->kind == BACK_FILE ? "a file" : "memory");
+			return -EACCES;
+		}
+	}
+	/* page by page: each page's region may be another */
+	while (gpa < end) {
+		struct region *r = region_of(ctx, gpa & ~(PAGE_4K - 1));
+		u64 n = PAGE_4K - (gpa & (PAGE_4K - 1));
+
+		if (n > end - gpa)
+			n = end - gpa;
+		memcpy((void *)(r->uaddr + (gpa - r->gpa)), src, n);
+		src += n;
+		gpa += n;
+	}
+	return 0;
 }
