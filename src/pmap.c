@@ -320,6 +320,9 @@ int epm_check_attr(const struct epm_hw *hw, u32 attr)
 int epm_pmap_init(struct epm_pmap *pm, const struct epm_hw *hw)
 {
 	pm->hw = *hw;
+	/* a 1G leaf that must be split needs 2M leaves to split into */
+	if (!hw->ept_2m)
+		pm->hw.ept_1g = false;
 	pm->nr_pairs = 0;
 	memset(pm->mapped, 0, sizeof(pm->mapped));
 	pm->root = epm_new_pair(pm);
