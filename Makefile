@@ -7,7 +7,8 @@
 #   make check           install what is missing, build, run every lane
 #   make demo            boot a VM, map regions, show KPT and EPT side by side,
 #                        run the hello guest (Bochs: Intel VMX)
-#   make unit | fuzz | bench | vmx-bench | vm-test | vmx-test | style | sparse
+#   make unit | fuzz | bench | vm-bench | vmx-bench | vm-test | vmx-test
+#   make style | sparse
 #   make install | dkms-install | clean
 
 KVERS   := $(shell ls -d /lib/modules/*/build 2>/dev/null | cut -d/ -f4 | sort -V)
@@ -17,7 +18,7 @@ EPM_CACHE ?= $(HOME)/.cache/ept-pmap
 export EPM_CACHE
 
 .PHONY: all module modules clean unit fuzz bench check deps style sparse \
-	install dkms-install vm-test vmx-test vmx-bench demo help eptctl \
+	install dkms-install vm-test vmx-test vmx-bench vm-bench demo help eptctl \
 	selftests
 
 all: module
@@ -79,6 +80,9 @@ vmx-test:
 
 vmx-bench:
 	bash bench/vmx-bench.sh
+
+vm-bench:
+	bash bench/vm-bench.sh
 
 demo:
 	bash scripts/demo.sh
