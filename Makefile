@@ -62,9 +62,11 @@ dkms-install:
 	rm -rf /usr/src/ept-pmap-$(DKMS_VER)
 	mkdir -p /usr/src/ept-pmap-$(DKMS_VER)
 	cp -r Kbuild Makefile dkms.conf src include /usr/src/ept-pmap-$(DKMS_VER)/
+	find /usr/src/ept-pmap-$(DKMS_VER) \( -name '*.o' -o -name '*.ko' \
+		-o -name '.*.cmd' -o -name '*.mod*' \) -delete
 	dkms add ept-pmap/$(DKMS_VER)
-	dkms build ept-pmap/$(DKMS_VER)
-	dkms install ept-pmap/$(DKMS_VER)
+	dkms build ept-pmap/$(DKMS_VER) -k $(KVER)
+	dkms install ept-pmap/$(DKMS_VER) -k $(KVER)
 
 eptctl:
 	$(MAKE) -C tools/ctl
