@@ -8,6 +8,7 @@
 #   make demo            boot a VM, map regions, show KPT and EPT side by side,
 #                        run the hello guest (Bochs: Intel VMX)
 #   make unit | fuzz | bench | vm-bench | vmx-bench | vm-test | vmx-test
+#   make debug-kernel | vm-test-debug
 #   make style | sparse
 #   make install | dkms-install | clean
 
@@ -19,6 +20,7 @@ export EPM_CACHE
 
 .PHONY: all module modules clean unit fuzz bench check deps style sparse \
 	install dkms-install vm-test vmx-test vmx-bench vm-bench demo help eptctl \
+	debug-kernel vm-test-debug \
 	selftests
 
 all: module
@@ -79,6 +81,12 @@ vm-test:
 
 vmx-test:
 	bash selftests/bochs/lane.sh
+
+debug-kernel:
+	bash debug/build-kernel.sh
+
+vm-test-debug:
+	bash debug/lane.sh
 
 vmx-bench:
 	bash bench/vmx-bench.sh

@@ -13,6 +13,8 @@
 #   fuzz    libFuzzer over operation sequences, FUZZ_SECONDS (default 60)
 #   vm      the selftests in QEMU TCG on every installed kernel
 #   vmx     the launcher's selftests in Bochs (Intel VMX + EPT), two CPU models
+#   vm-debug  the whole QEMU suite on a KASAN/lockdep/kmemleak kernel built
+#           from linux-source-6.1 (cached), with fault injection
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -66,7 +68,7 @@ lane unit make -s -C tests/unit run
 lane fuzz make -s -C tests/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 lane vm bash selftests/vm/lane.sh
 lane vmx bash selftests/bochs/lane.sh
-skip vm-debug "the debug-kernel lane is not written yet: issue #5"
+lane vm-debug bash debug/lane.sh
 
 echo
 echo "==== summary ($((SECONDS - t0)) s)"

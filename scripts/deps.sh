@@ -13,7 +13,8 @@ set -euo pipefail
 want=(gcc make python3 cpio xz-utils zstd busybox-static qemu-system-x86
       sparse clang libclang-rt-14-dev linux-source-6.1 dkms
       linux-headers-amd64 linux-image-amd64
-      bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools rsync)
+      bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools rsync
+      flex bison bc libelf-dev libssl-dev)
 
 missing=()
 for p in "${want[@]}"; do

@@ -1,0 +1,485 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Usage: debug/lane.sh                        (what `make vm-test-debug` runs)
+#
+# The debug-kernel lane: the whole QEMU selftest suite on a kernel with
+# generic KASAN, kmemleak, lockdep (PROVE_LOCKING), DEBUG_ATOMIC_SLEEP,
+# DEBUG_VM and fault injection, plus two tests of its own:
+#   debug/faultinj_test.c  every allocating call failed at its 1st, 2nd, ...
+#                          allocation (fail-nth), state/pins checked
+#   debug/stress_test.c    threads, files, forks hammering the device
+#
+#  1. debug/build-kernel.sh builds or reuses the kernel (cached outside the
+#     clone, keyed by the linux-source version and debug/config.fragment);
+#  2. ept_pmap.ko is built against it (W=1) in build/vm-debug/module, a copy
+#     of the module sources; any compiler warning fails the lane;
+#  3. selftests/*_test (selftests/Makefile) and the two tests above (same
+#     flags, read from selftests/Makefile) are built; the payload is
+#     build/vm-debug/payload;
+#  4. selftests/vm/run-qemu.sh boots it (--kernel: the debug tree's bzImage,
+#     kmemleak=on, 5 GiB, one 1G and sixteen 2M hugetlb pages), logs in
+#     build/vm-debug/log;
+#  5. the guest (run.sh below) checks the detectors are live (KASAN
+#     initialized, lockdep's debug_locks still 1, kmemleak and fault
+#     injection present), clears boot-time kmemleak suspects, loads the
+#     module, runs every test binary, scans kmemleak twice with the module
+#     loaded (symbolized backtraces) and twice more after rmmod (leaks of
+#     module exit), and writes the reports to the result channel.
+#
+# The lane FAILS on: a build failure or warning; a missing end marker, a
+# non-zero run.sh status or a timeout; any "not ok" in the TAP; a
+# faultinj_test that does not report "K injection points exercised" with
+# K > 0; on the console (live log and the guest's closing dmesg): BUG:
+# (KASAN, sleeping function called from invalid context, ...), WARNING:
+# (lockdep's possible circular/recursive locking, inconsistent lock state,
+# ...), kernel BUG at, Oops, Call Trace, general protection, Kernel panic,
+# lockdep turning itself off; and on every kmemleak object the suite is
+# responsible for:
+#
+#   A kmemleak "unreferenced object" counts when a frame of its allocation
+#   backtrace is in ept_pmap (a symbol tagged "[ept_pmap]" in the scan made
+#   while the module is loaded, or, after rmmod, a raw address inside the
+#   module's core range recorded at load) or is the device's open path
+#   (misc_open), OR when it was allocated by a process of the suite (comm
+#   insmod, rmmod, modprobe or one of the test binaries): those processes
+#   exist only to drive the module, so what they leak the module caused
+#   (a struct file or mm_struct kept by a missing fput/mmdrop has no module
+#   frame, only such a comm). Objects allocated by other tasks (kworkers,
+#   kthreads, the init shell) are listed as unattributed and do not fail.
+#   Boot-time suspects are cleared before the module loads.
+#
+# run-qemu.sh's own verdict is printed but is advisory here: it fails on
+# any kmemleak report, attributed or not; this script judges the same logs
+# with the rule above. Exit status: 0 pass, 1 fail, 4 cannot run here (no
+# QEMU, or the kernel cannot be built here): scripts/check.sh reports SKIP.
+#
+# Environment: EPM_STRESS_SECONDS (default 20), EPM_DEBUG_TIMEOUT (whole
+# boot-to-poweroff limit, default 2400 s), EPM_DEBUG_TEST_TIMEOUT (per test
+# binary, default 1500 s), EPM_CACHE.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/.." && pwd)
+work=$top/build/vm-debug
+vmdir=$top/selftests/vm
+timeout_s=${EPM_DEBUG_TIMEOUT:-2400}
+test_timeout=${EPM_DEBUG_TEST_TIMEOUT:-1500}
+stress_s=${EPM_STRESS_SECONDS:-20}
+# 5 GiB: the KASAN shadow is allocated (top-down) before the boot-time 1G
+# hugetlb page, and at 3 or 4 GiB it leaves no free aligned GiB (measured:
+# "HugeTLB: allocating 1 of page size 1.00 GiB failed"); at 5 GiB one stays.
+mem=5120
+# kmemleak on; a 16 MiB log buffer so the closing dmesg copy is whole;
+# loglevel=5 puts errors and warnings (KASAN, lockdep, WARN) on the live
+# console as they happen, so a guest that hangs afterwards still shows them.
+append="kmemleak=on log_buf_len=16M loglevel=5 printk.time=1 hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=16"
+lane_start=$SECONDS
+
+say() { echo "vm-debug: $*"; }
+elapsed() { echo "$((SECONDS - lane_start)) s"; }
+
+if ! command -v qemu-system-x86_64 >/dev/null; then
+	say "SKIP: no qemu-system-x86_64 (apt-get install qemu-system-x86)"
+	exit 4
+fi
+
+# ---- 1. the kernel ------------------------------------------------------------
+
+say "kernel: debug/build-kernel.sh"
+t=$SECONDS
+tree=$(bash "$here/build-kernel.sh")
+krc=$?
+if [ $krc -eq 4 ]; then
+	say "SKIP: the debug kernel cannot be built here (see above)"
+	exit 4
+elif [ $krc -ne 0 ] || [ ! -f "$tree/vmlinux" ]; then
+	say "FAIL: the debug kernel did not build"
+	exit 1
+fi
+tree=$(printf '%s\n' "$tree" | tail -n 1)
+entry=$(dirname "$tree")
+release=$(cat "$entry/kernelrelease")
+kernel_s=$((SECONDS - t))
+say "kernel: $release in $tree ($kernel_s s)"
+
+mkdir -p "$work"
+reasons=()
+
+# Does it boot in Bochs (the VT-x lane) within 3 minutes? Measured once per
+# kernel build (cached by bochs-boot.sh); EPM_DEBUG_BOCHS=0 skips it.
+bochs_line="not measured (EPM_DEBUG_BOCHS=0)"
+if [ "${EPM_DEBUG_BOCHS:-1}" != 0 ]; then
+	say "bochs: measuring the debug kernel's boot in Bochs (limit 180 s, cached per build)"
+	bochs_line=$(bash "$here/bochs-boot.sh" "$tree" 180 2>&1 | tail -n 1)
+	case $bochs_line in
+	*PASS*) bochs_line="$bochs_line; under 3 minutes, but the VMX suite still runs on the Debian kernel only: selftests/bochs/run-bochs.sh boots kernels through its PVH shim, which a KASAN kernel cannot use (it needs a GRUB 'linux' bzImage path and a --kernel option there)" ;;
+	*SLOW*) bochs_line="$bochs_line; too slow: the VMX suite runs on the Debian kernel only" ;;
+	esac
+	say "$bochs_line"
+fi
+
+# ---- 2. the module -------------------------------------------------------------
+
+say "module: building against $release (W=1)"
+mkdir -p "$work/module"
+rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '*.cmd' \
+	--exclude '*.mod' --exclude '*.mod.c' --exclude 'Module.symvers' \
+	--exclude 'modules.order' --exclude '.*.cmd' \
+	"$top/Kbuild" "$top/Makefile" "$top/src" "$top/include" "$work/module/"
+out=$(make -C "$work/module" KDIR="$tree" module 2>&1)
+mrc=$?
+msgs=$(printf '%s\n' "$out" | grep -v -e 'Skipping BTF' | grep -i -E 'warning|error' || true)
+if [ $mrc -ne 0 ] || [ ! -f "$work/module/ept_pmap.ko" ]; then
+	printf '%s\n' "$out" | tail -n 40
+	say "FAIL: ept_pmap.ko does not build against $release"
+	exit 1
+fi
+if [ -n "$msgs" ]; then
+	printf '%s\n' "$msgs"
+	reasons+=("module build warnings against the debug kernel")
+fi
+
+# ---- 3. tests ------------------------------------------------------------------
+
+say "tests: building selftests and debug tests"
+tests=()
+build_failures=()
+if [ -f "$top/selftests/Makefile" ]; then
+	make -s -k -C "$top/selftests" || true
+else
+	build_failures+=("selftests/Makefile missing")
+fi
+for c in "$top"/selftests/*_test.c; do
+	[ -e "$c" ] || continue
+	t=${c%.c}
+	if [ -x "$t" ] && [ "$t" -nt "$c" ]; then
+		tests+=("$t")
+	else
+		build_failures+=("selftests/$(basename "$t") did not build")
+	fi
+done
+
+# The debug tests get exactly selftests/Makefile's flags (read from it),
+# plus -I selftests for epm_test.h; like the selftests they build in selftests/.
+mkdir -p "$work/bin"
+flags=$(make -s --no-print-directory -C "$top/selftests" -f Makefile \
+	-f <(printf 'print-flags:\n\t@echo $(CC) $(CFLAGS) $(CPPFLAGS)\nprint-libs:\n\t@echo $(LDLIBS)\n') \
+	print-flags 2>/dev/null) || flags=
+libs=$(make -s --no-print-directory -C "$top/selftests" -f Makefile \
+	-f <(printf 'print-libs:\n\t@echo $(LDLIBS)\n') print-libs 2>/dev/null) || libs=
+if [ -z "$flags" ]; then
+	build_failures+=("cannot read the compiler flags of selftests/Makefile")
+else
+	for c in "$here"/*_test.c; do
+		[ -e "$c" ] || continue
+		b=$work/bin/$(basename "${c%.c}")
+		# shellcheck disable=SC2086 # flags are words
+		if (cd "$top/selftests" && $flags -I"$top/selftests" -o "$b" "$c" $libs); then
+			tests+=("$b")
+		else
+			build_failures+=("debug/$(basename "$c") did not build")
+		fi
+	done
+fi
+for f in "${build_failures[@]}"; do
+	say "build: $f"
+done
+[ ${#build_failures[@]} -eq 0 ] || reasons+=("test build failures")
+
+# ---- 4. payload and guest script ------------------------------------------------
+
+payload=$work/payload
+log=$work/log
+rm -rf "$payload" "$log"
+mkdir -p "$payload" "$log"
+cp "$work/module/ept_pmap.ko" "$payload/"
+order=()
+for t in "${tests[@]}"; do
+	cp "$t" "$payload/"
+	case $(basename "$t") in
+	faultinj_test | stress_test) ;;
+	*) order+=("$(basename "$t")") ;;
+	esac
+done
+# the selftests first, then the sweep, then the stress
+for t in faultinj_test stress_test; do
+	[ -x "$payload/$t" ] && order+=("$t")
+done
+printf '%s\n' "${order[@]}" >"$payload/tests.txt"
+printf '%s\n' "$stress_s" >"$payload/stress_seconds"
+printf '%s\n' "$test_timeout" >"$payload/test_timeout"
+
+cat >"$payload/run.sh" <<'GUEST'
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# ept-pmap debug-kernel lane, guest side (written by debug/lane.sh).
+# TAP on $RESULT; kmemleak reports there too, as "# kmemleak: " lines, for
+# the host to judge (the console is pattern-checked, the result channel not).
+n=0
+failed=0
+KL=/sys/kernel/debug/kmemleak
+export EPM_STRESS_SECONDS=$(cat stress_seconds)
+TEST_TIMEOUT=$(cat test_timeout)
+
+result() {
+	n=$((n + 1))
+	[ "$1" = ok ] || failed=$((failed + 1))
+	echo "$1 $n $2" >>"$RESULT"
+	echo "lane: $1 $n $2"
+}
+check() {
+	desc=$1
+	shift
+	if "$@"; then result ok "$desc"; else result "not ok" "$desc"; fi
+}
+finish() {
+	echo "1..$n" >>"$RESULT"
+	echo "lane: $n steps, $failed failed"
+	exit $((failed > 0))
+}
+kasan_on() { dmesg | grep -q 'KernelAddressSanitizer initialized'; }
+lockdep_on() { grep -q 'debug_locks: *1' /proc/lockdep_stats; }
+faultinj_on() { [ -d /sys/kernel/debug/failslab ] && [ -d /sys/kernel/debug/fail_page_alloc ] && [ -w /proc/self/make-it-fail ]; }
+kmemleak_on() { [ -w "$KL" ]; }
+module_loaded() { [ -d /sys/module/ept_pmap ]; }
+module_gone() { [ ! -e /sys/module/ept_pmap ] && [ ! -e /dev/ept-pmap ]; }
+selftest_passed() { dmesg | grep -q 'ept_pmap: self-test: pass'; }
+rmmod_refused_while_open() {
+	exec 3<>/dev/ept-pmap || return 1
+	if rmmod ept_pmap 2>/dev/null; then
+		exec 3>&-
+		return 1
+	fi
+	exec 3>&-
+	module_loaded && [ -c /dev/ept-pmap ]
+}
+# Two scans: kmemleak skips objects whose contents changed since the last
+# scan, and anything younger than 5 s.
+kmemleak_report() {	# TAG
+	kmemleak_on || return 0
+	t0=$(date +%s)
+	sleep 6
+	echo scan >"$KL"
+	sleep 1
+	echo scan >"$KL"
+	cat "$KL" >/tmp/kl.$1
+	echo "# kmemleak-section: $1 ($(grep -c '^unreferenced object' /tmp/kl.$1) objects, $(( $(date +%s) - t0 )) s)" >>"$RESULT"
+	sed 's/^/# kmemleak: /' /tmp/kl.$1 >>"$RESULT"
+}
+run_test() {
+	t=$1
+	start=$(date +%s)
+	( timeout -s KILL "$TEST_TIMEOUT" "./$t" 2>&1; echo $? >/tmp/rc ) | tee /tmp/out
+	rc=$(cat /tmp/rc)
+	sed 's/^/    /' /tmp/out >>"$RESULT"
+	plan=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' /tmp/out | head -n 1)
+	got=$(grep -c -E '^(not )?ok [0-9]+' /tmp/out)
+	secs=$(( $(date +%s) - start ))
+	if [ "$rc" != 0 ] && [ "$rc" != 4 ]; then
+		result "not ok" "selftests: $t # exit status $rc after $secs s"
+	elif [ -z "$plan" ] || [ "$got" -lt "$plan" ]; then
+		result "not ok" "selftests: $t # ${got} of ${plan:-?} results"
+	elif [ "$rc" = 4 ]; then
+		result ok "selftests: $t # SKIP ($secs s)"
+	else
+		result ok "selftests: $t ($secs s)"
+	fi
+}
+
+echo "TAP version 13" >>"$RESULT"
+echo "# ept-pmap debug-kernel lane on $(uname -r), $(nproc) CPUs" >>"$RESULT"
+echo "lane: $(uname -r); $(grep -E 'MemTotal|HugePages_Total' /proc/meminfo | tr -s ' ' | paste -sd ' ')"
+
+check "KASAN initialized" kasan_on
+check "lockdep on (debug_locks 1)" lockdep_on
+check "kmemleak on" kmemleak_on
+check "fault injection available (failslab, fail_page_alloc, make-it-fail)" faultinj_on
+if kmemleak_on; then
+	echo scan >"$KL"; sleep 1; echo scan >"$KL"
+	boot=$(grep -c '^unreferenced object' "$KL")
+	echo "# kmemleak: $boot boot-time suspects cleared before the module loads" >>"$RESULT"
+	echo clear >"$KL"
+fi
+
+check "insmod ept_pmap.ko selftest=1" insmod ./ept_pmap.ko selftest=1
+if ! module_loaded; then
+	echo "Bail out! ept_pmap did not load" >>"$RESULT"
+	finish
+fi
+# where the module lives, to attribute raw addresses after rmmod
+awk '$1 == "ept_pmap" { print "# module-range: " $6 " " $2 }' /proc/modules >>"$RESULT"
+check "self-test: pass in dmesg" selftest_passed
+check "/dev/ept-pmap is a character device" test -c /dev/ept-pmap
+
+for t in $(cat tests.txt); do
+	[ -x "$t" ] || continue
+	echo "# $t" >>"$RESULT"
+	run_test "$t"
+done
+
+kmemleak_report loaded
+check "rmmod refused while /dev/ept-pmap is open" rmmod_refused_while_open
+check "rmmod ept_pmap" rmmod ept_pmap
+check "module and device gone after rmmod" module_gone
+kmemleak_report unloaded
+check "lockdep still on after the suite (no splat turned it off)" lockdep_on
+# judged by the host; keep /init's own scan to what is new after this
+[ -w "$KL" ] && echo clear >"$KL"
+finish
+GUEST
+chmod 755 "$payload/run.sh"
+
+# ---- 5. boot --------------------------------------------------------------------
+
+suite_comms=$(printf '%s\n' "${order[@]}" insmod rmmod modprobe | cut -c1-15 | paste -sd '|' -)
+say "boot: $release in QEMU TCG, tests: ${order[*]}"
+t=$SECONDS
+# bzImage, not the ELF vmlinux: the PVH entry runs C code (xen_prepare_pvh,
+# e820 helpers) before the KASAN shadow exists, and KASAN instruments it, so
+# a KASAN kernel entered through PVH triple-faults at once (measured).
+"$vmdir/run-qemu.sh" --kver "$release" --kernel "$tree/arch/x86/boot/bzImage" \
+	--payload "$payload" --log "$log" --mem "$mem" --append "$append" \
+	--timeout "$timeout_s" >"$log/run-qemu.out" 2>&1
+qrc=$?
+vm_s=$((SECONDS - t))
+qverdict=$(grep -a -o 'vm: .*: \(PASS\|FAIL\).*' "$log/run-qemu.out" | tail -n 1)
+console=$log/console.log
+result=$log/result.log
+# the guest's uptime when /init started the payload (its kmsg line)
+boot_s=$(tr -d '\r' <"$console" 2>/dev/null |
+	 sed -n 's/^\[ *\([0-9.]*\)\] epm-init: starting payload.*/\1/p' | head -n 1)
+
+# ---- 6. judge -------------------------------------------------------------------
+
+case $qverdict in
+*"timed out"*) reasons+=("timed out after $timeout_s s") ;;
+esac
+end=$(grep -a -o 'EPM-END rc=[0-9]*' "$result" 2>/dev/null | tail -n 1)
+if [ -z "$end" ]; then
+	reasons+=("no EPM-END marker (the guest did not finish)")
+elif [ "$end" != "EPM-END rc=0" ]; then
+	reasons+=("guest run.sh ${end#EPM-END }")
+fi
+
+# Kernel problems on the console. kmemleak's "N new suspected memory
+# leaks" is left to the attribution below, and so are "unreferenced
+# object" lines (only /init's closing scan prints them on the console).
+named='BUG: KASAN|possible circular locking|possible recursive locking|inconsistent lock state|sleeping function called from invalid context|scheduling while atomic|suspicious RCU usage|turning off the locking correctness validator|kernel BUG at|BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic'
+problems=$(tr -d '\r' <"$console" | grep -a -o -E "$named" | sort | uniq -c | sort -rn |
+	   awk '{ c = $1; $1 = ""; sub(/^ /, ""); printf "%s%s x%d", (n++ ? ", " : ""), $0, c }')
+if [ -n "$problems" ]; then
+	reasons+=("kernel log: $problems")
+fi
+
+# kmemleak, by the attribution rule in the header.
+leak_report=$log/kmemleak-judged.txt
+range=$(sed -n 's/^# module-range: //p' "$result" 2>/dev/null | head -n 1)
+sed -n 's/^# kmemleak: //p' "$result" 2>/dev/null >"$log/kmemleak.txt"
+# /init's closing scan on the console (after the lane's clear): also judged
+tr -d '\r' <"$console" | awk '/^---- leak scan ----/ { on = 1; next } /^---- dmesg ----/ { on = 0 } on' \
+	>>"$log/kmemleak.txt"
+awk -v range="$range" -v comms="^($suite_comms)\$" '
+function flush() {
+	if (addr == "") return
+	if (!(addr in seen)) { order[++n] = addr; seen[addr] = 1 }
+	text[addr] = text[addr] block
+	if (hit) why[addr] = why[addr] (why[addr] ? "; " : "") hit
+	addr = ""; block = ""; hit = ""
+}
+function hex2num(h,   i, c, v) {
+	v = 0; h = tolower(h); sub(/^0x/, "", h)
+	for (i = 1; i <= length(h); i++) {
+		c = index("0123456789abcdef", substr(h, i, 1)) - 1
+		if (c < 0) break
+		v = v * 16 + c
+	}
+	return v
+}
+BEGIN {
+	split(range, r, " ")
+	lo = r[1] != "" ? hex2num(r[1]) : -1
+	hi = lo >= 0 ? lo + r[2] : -1
+}
+/^unreferenced object/ { flush(); addr = $3; block = $0 "\n"; next }
+addr == "" { next }
+{ block = block $0 "\n" }
+/^ *comm "/ {
+	c = $0; sub(/^ *comm "/, "", c); sub(/".*/, "", c)
+	if (c ~ comms) hit = hit (hit ? ", " : "") "allocated by suite process " c
+}
+/\[ept_pmap\]/ { hit = hit (hit ? ", " : "") "ept_pmap frame" }
+/misc_open/ { hit = hit (hit ? ", " : "") "device open path" }
+# "[<hashed>] symbol+off/size [mod]", or "[<hashed>] 0xADDR" once the
+# module (and with it the symbol) is gone: judge that raw address
+/^ *\[<[0-9a-f]+>\] 0x[0-9a-f]+ *$/ && lo >= 0 {
+	v = hex2num($NF)
+	if (v >= lo && v < hi) hit = hit (hit ? ", " : "") "frame in the module range"
+}
+END {
+	flush()
+	for (i = 1; i <= n; i++) {
+		a = order[i]
+		if (why[a] != "") { att++; printf "ATTRIBUTED %s (%s)\n%s\n", a, why[a], text[a] }
+		else { un++; printf "unattributed %s\n%s\n", a, text[a] }
+	}
+	printf "SUMMARY %d %d\n", att, un
+}' "$log/kmemleak.txt" >"$leak_report"
+read -r _ leaks_att leaks_un < <(grep '^SUMMARY' "$leak_report")
+leaks_att=${leaks_att:-0}
+leaks_un=${leaks_un:-0}
+[ "$leaks_att" -eq 0 ] || reasons+=("kmemleak: $leaks_att unreferenced objects the suite is responsible for")
+
+# TAP: every result line, subtests included
+read -r good bad skip < <(awk '
+	/^ *(not )?ok [0-9]+/ {
+		l = $0; sub(/^ */, "", l)
+		if (l ~ /^not ok/) bad++
+		else if (l ~ /# *SKIP/) skip++
+		else good++
+	}
+	END { printf "%d %d %d\n", good, bad, skip }' "$result" 2>/dev/null || echo "0 0 0")
+[ "${bad:-0}" -eq 0 ] || reasons+=("$bad not ok in the results")
+[ "${good:-0}" -gt 0 ] || reasons+=("no test passed")
+
+# the fault-injection sweep must have run and counted
+fi_line=$(grep -a -o 'faultinj: [0-9]* injection points exercised.*' "$result" 2>/dev/null | tail -n 1)
+fi_points=$(printf '%s\n' "$fi_line" | sed -n 's/^faultinj: \([0-9]*\) .*/\1/p')
+if [ -z "$fi_points" ]; then
+	reasons+=("faultinj_test reported no injection count")
+elif [ "$fi_points" -le 0 ]; then
+	reasons+=("faultinj_test exercised no injection point")
+fi
+stress_line=$(grep -a -o 'stress: [0-9]* s, .*' "$result" 2>/dev/null | tail -n 1)
+
+# ---- 7. report ------------------------------------------------------------------
+
+echo
+echo "==== vm-debug lane ($release) ===="
+echo "kernel:   $tree (build/reuse $kernel_s s)"
+echo "boot:     payload started ${boot_s:-?} s after kernel start (guest clock); whole VM run $vm_s s"
+echo "run-qemu: ${qverdict:-no verdict} (advisory; exit $qrc)"
+echo "bochs:    $bochs_line"
+echo "tests:    $good ok, $bad not ok, $skip skip"
+grep -a -E '^ok [0-9]+ selftests:|^not ok [0-9]+ selftests:' "$result" 2>/dev/null | sed 's/^/    /'
+grep -a -E '^ *not ok' "$result" 2>/dev/null | grep -v 'selftests:' | sed 's/^ */    /' | head -n 40
+echo "faultinj: ${fi_line:-none}"
+grep -a -o 'faultinj: [^#]*: [0-9]* injection points.*' "$result" 2>/dev/null | sed 's/^/    /'
+echo "stress:   ${stress_line:-none}"
+grep -a '^# kmemleak-section\|boot-time suspects' "$result" 2>/dev/null | sed 's/^# /          /'
+echo "kmemleak: $leaks_att attributed, $leaks_un unattributed (see $leak_report)"
+if [ "$leaks_att" -gt 0 ]; then
+	awk '/^ATTRIBUTED/ { on = 1 } /^unattributed/ { on = 0 } on' "$leak_report" | head -n 80
+fi
+if [ -n "$problems" ]; then
+	echo "---- kernel problems on the console ----"
+	tr -d '\r' <"$console" | grep -a -n -E -B 3 -A 25 "$named" | head -n 250
+	echo "---- end of kernel problems ----"
+fi
+echo "logs:     $log (console.log, result.log, run-qemu.out)"
+if [ ${#reasons[@]} -eq 0 ]; then
+	say "PASS in $(elapsed)"
+	exit 0
+fi
+say "FAIL ($(printf '%s; ' "${reasons[@]}" | sed 's/; $//')) in $(elapsed)"
+exit 1
