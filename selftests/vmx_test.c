@@ -1002,6 +1002,39 @@ TEST_F(vmx, timeout_stops_endless_loop)
 	ASSERT_GT(5 * NSEC_PER_SEC, dt);
 }
 
+/*
+ * Timeouts shorter than setting up VMX: the deadline has passed before the
+ * first entry, and RUN must still end at once with TIMEOUT, not run the
+ * guest for the preemption timer's maximum (it did: its value wrapped).
+ */
+TEST_F(vmx, timeout_shorter_than_setup)
+{
+	static const uint64_t timeouts[] = { 1000, 10000, 100000, 1000000 };
+	struct epm_run r;
+	uint64_t t0, dt;
+	unsigned int i, k;
+
+	REQUIRE_RUN();
+	LOAD(self->fd, GPA_CODE, g_loop);
+	for (i = 0; i < ARRAY_SIZE(timeouts); i++) {
+		for (k = 0; k < 5; k++) {
+			run_prep(&r, EPM_MODE_PROT32, GPA_CODE);
+			r.timeout_ns = timeouts[i];
+			t0 = now_ns();
+			ASSERT_EQ(0, run(self->fd, &r)) TH_LOG("RUN: %s", strerror(errno));
+			dt = now_ns() - t0;
+			ASSERT_EQ_U(EPM_EXIT_TIMEOUT, r.exit_kind)
+				TH_LOG("timeout %llu ns: %s",
+				       (unsigned long long)timeouts[i], exit_str(&r));
+			ASSERT_EQ(GPA_CODE, r.regs.rip);
+			ASSERT_GT(timeouts[i] + NSEC_PER_SEC, dt)
+				TH_LOG("timeout %llu ns took %llu ns",
+				       (unsigned long long)timeouts[i],
+				       (unsigned long long)dt);
+		}
+	}
+}
+
 static volatile sig_atomic_t sigusr1_seen;
 
 static void on_sigusr1(int sig)

@@ -544,10 +544,16 @@ static int epm_vmx_slice(struct epm_space *sp, struct epm_slice *s)
 	}
 
 	for (;;) {
-		u64 now = ktime_get_ns(), left;
+		u64 now = ktime_get_ns(), end = min(s->slice_end, s->deadline);
+		u64 left = now < end ? end - now : 0;
 		u32 reason, basic;
 
-		left = min(s->slice_end, s->deadline) - min(now, s->slice_end);
+		/*
+		 * The deadline may pass while VMX is being set up or between
+		 * an exit and here: then a zero timer exits before the guest
+		 * runs an instruction (SDM 26.7.4), rather than a left that
+		 * wrapped round running it for the timer's maximum.
+		 */
 		epm_vmwrite(VMX_PREEMPTION_TIMER_VALUE,
 			    min_t(u64, div_u64(left * tsc_khz, NSEC_PER_MSEC) >>
 				  epm_vmcs_conf.timer_shift, U32_MAX));
