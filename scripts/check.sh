@@ -14,7 +14,8 @@
 #   vm      the selftests in QEMU TCG on every installed kernel
 #   vmx     the launcher's selftests in Bochs (Intel VMX + EPT), two CPU models
 #   vm-debug  the whole QEMU suite on a KASAN/lockdep/kmemleak kernel built
-#           from linux-source-6.1 (cached), with fault injection
+#           from linux-source-6.1 (cached), with fault injection; then the
+#           launcher's selftests and RUN under stress on it in Bochs
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"

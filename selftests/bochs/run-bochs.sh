@@ -3,7 +3,8 @@
 #
 # Usage: selftests/bochs/run-bochs.sh [--kver KVER] [--payload DIR] [--cpu MODEL]
 #            [--timeout SEC] [--mem MB] [--modules "MOD ..."] [--append "ARGS"]
-#            [--log DIR] [--verbose]
+#            [--log DIR] [--verbose] [--kernel BZIMAGE [--moddir DIR]]
+#            [--boot-limit SEC]
 #
 # The Intel VT-x lane: boot kernel KVER in Bochs, whose CPU models emulate
 # VMX with EPT (QEMU TCG has no VMX), with the same busybox initramfs and
@@ -25,11 +26,25 @@
 #   --log DIR       where console.log, result.log, bochs.log and the
 #                   generated bochsrc go (default: a new temporary directory)
 #   --verbose       show the console live
+#   --kernel BZIMAGE  boot this bzImage (KVER is then its release, for the
+#                   initramfs' modules) through GRUB's "linux" loader
+#                   instead of /boot/vmlinuz-KVER through the shim: slower
+#                   (it decompresses itself under emulation) but it works
+#                   for every kernel; a KASAN kernel cannot take the PVH
+#                   entry (it runs instrumented C code before the shadow
+#                   exists and triple-faults)
+#   --moddir DIR    take --modules from DIR/lib/modules/KVER (the
+#                   MODULES_ROOT of mkinitramfs.sh)
+#   --boot-limit SEC  stop Bochs when the payload has not started SEC
+#                   seconds after Bochs did: the run FAILs with "payload not
+#                   started within SEC s" and this script exits 3
 #
-# Bochs cannot load a kernel itself, so the kernel is booted from a GRUB ISO
-# through a multiboot-to-PVH shim (shim.S, mkpvh.py): the guest never spends
-# a minute decompressing a bzImage under emulation.  Signatures of every .ko
-# in the initramfs (payload and --modules) are stripped (strip-modsig.py).
+# Bochs cannot load a kernel itself, so by default the kernel is booted from
+# a GRUB ISO through a multiboot-to-PVH shim (shim.S, mkpvh.py): the guest
+# never spends a minute decompressing a bzImage under emulation.  The guest
+# is told the rate of Bochs' TSC (tsc_early_khz), so its clock, sleeps and
+# timeouts keep Bochs' time.  Signatures of every .ko in the initramfs
+# (payload and --modules) are stripped (strip-modsig.py).
 # Kernel images, initramfs files and ISOs are cached, named by their inputs,
 # in ${EPM_CACHE:-~/.cache/ept-pmap}.  bochs.log records Bochs' info and error
 # messages: a failed VM entry is explained there (e.g. "VMFAIL: ...").
@@ -40,9 +55,13 @@
 # "running /payload/run.sh" line, and the dmesg copy after its "epm-init:
 # starting payload" line) holds a warning, oops or leak report.  Problems
 # logged before that (corei7_skylake_x makes 6.1 warn about XSAVE at boot)
-# are listed but not judged.  Bochs' exit status is not judged: it is 1 even
+# are listed but not judged.  The two parts stay in the log directory as
+# judged.txt and before.txt.  Bochs' exit status is not judged: it is 1 even
 # after a clean guest poweroff.  The last line printed is always
 #   bochs: KVER MODEL: PASS in N s     or     bochs: KVER MODEL: FAIL (reason) in N s
+# and the line before it says when the kernel was entered (PVH only) and
+# when the payload started, in seconds after Bochs did:
+#   bochs: kernel entered at Ks, payload at Ps, end at Es (...)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -62,6 +81,9 @@ modules=${EXTRA_MODULES:-}
 append=
 logdir=
 verbose=0
+kernel_image=
+moddir=
+boot_limit=
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -74,6 +96,9 @@ while [ $# -gt 0 ]; do
 	--append) append=${2?}; shift 2 ;;
 	--log) logdir=${2:?}; shift 2 ;;
 	-v | --verbose) verbose=1; shift ;;
+	--kernel) kernel_image=${2:?}; shift 2 ;;
+	--moddir) moddir=${2:?}; shift 2 ;;
+	--boot-limit) boot_limit=${2:?}; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "run-bochs.sh: unknown option $1" >&2; usage ;;
 	esac
@@ -84,8 +109,8 @@ die() {
 	exit 2
 }
 
-case $timeout_s$mem in
-*[!0-9]*) die "--timeout and --mem take numbers" ;;
+case $timeout_s$mem$boot_limit in
+*[!0-9]*) die "--timeout, --mem and --boot-limit take numbers" ;;
 esac
 [ "$mem" -ge 128 ] || die "--mem $mem is too small (128 MB at least)"
 case $cpu in
@@ -104,7 +129,19 @@ if [ -z "$kver" ]; then
 	kver=$(printf '%s\n' "$kvers" | grep -E '^6\.1\.' | tail -n 1 || true)
 	[ -n "$kver" ] || kver=$(printf '%s\n' "$kvers" | tail -n 1)
 fi
-[ -r "/boot/vmlinuz-$kver" ] || die "no readable /boot/vmlinuz-$kver"
+if [ -n "$kernel_image" ]; then
+	[ -r "$kernel_image" ] || die "cannot read --kernel $kernel_image"
+	[ "$(dd if="$kernel_image" bs=1 skip=514 count=4 status=none)" = HdrS ] ||
+		die "--kernel $kernel_image is not a bzImage (no HdrS at 0x202)"
+	kernel_image=$(cd "$(dirname "$kernel_image")" && pwd)/$(basename "$kernel_image")
+else
+	[ -r "/boot/vmlinuz-$kver" ] || die "no readable /boot/vmlinuz-$kver"
+fi
+if [ -n "$moddir" ]; then
+	[ -d "$moddir/lib/modules/$kver" ] || die "no $moddir/lib/modules/$kver"
+	moddir=$(cd "$moddir" && pwd)
+	export MODULES_ROOT=$moddir
+fi
 [ -d "$payload" ] || die "no payload dir $payload"
 payload=$(cd "$payload" && pwd)
 
@@ -133,29 +170,43 @@ hash_of() {
 	sha256sum | cut -c1-16
 }
 
-# --- kernel: flat image behind the multiboot-to-PVH shim ----------------------
+# --- kernel: flat image behind the multiboot-to-PVH shim, or --kernel ---------
 
-kkey=$( {
-	printf '%s\n' "$kver"
-	cat "/boot/vmlinuz-$kver" "$here/shim.S" "$here/mkpvh.py" "$vmdir/extract-vmlinux.py"
-} | hash_of)
-kimage=$cache/bochs-kernel-$kver-$kkey.mb
-if [ ! -s "$kimage" ]; then
-	# kernel.sh decodes any compressor it knows (xz for 6.1, zstd for 6.12
-	# with /usr/bin/zstd) and says so when it cannot.
-	vmlinux=$("$vmdir/kernel.sh" "$kver" "$cache") ||
-		die "cannot extract the ELF kernel from /boot/vmlinuz-$kver (a zstd kernel needs zstd: apt-get install zstd)"
-	work=$(mktemp -d "${TMPDIR:-/tmp}/epm-shim.XXXXXX")
-	if ! { gcc -m32 -c -o "$work/shim.o" "$here/shim.S" &&
-		ld -m elf_i386 -Ttext=0xfff000 --oformat=binary -o "$work/shim.bin" "$work/shim.o" &&
-		python3 "$here/mkpvh.py" "$vmlinux" "$work/shim.bin" "$kimage.tmp.$$"; }; then
-		rm -rf "$work" "$kimage.tmp.$$"
-		die "building the PVH kernel image failed"
+# The flat kernel of /boot/vmlinuz-KVER behind the shim, cached as
+# bochs-kernel-KVER-HASH.mb; prints its path.
+pvh_image() {
+	local key img work vmlinux
+
+	key=$( {
+		printf '%s\n' "$kver"
+		cat "/boot/vmlinuz-$kver" "$here/shim.S" "$here/mkpvh.py" "$vmdir/extract-vmlinux.py"
+	} | hash_of)
+	img=$cache/bochs-kernel-$kver-$key.mb
+	if [ ! -s "$img" ]; then
+		# kernel.sh decodes any compressor it knows (xz for 6.1, zstd
+		# for 6.12 with /usr/bin/zstd) and says so when it cannot.
+		vmlinux=$("$vmdir/kernel.sh" "$kver" "$cache") ||
+			die "cannot extract the ELF kernel from /boot/vmlinuz-$kver (a zstd kernel needs zstd: apt-get install zstd)"
+		work=$(mktemp -d "${TMPDIR:-/tmp}/epm-shim.XXXXXX")
+		if ! { gcc -m32 -c -o "$work/shim.o" "$here/shim.S" &&
+			ld -m elf_i386 -Ttext=0xfff000 --oformat=binary -o "$work/shim.bin" "$work/shim.o" &&
+			python3 "$here/mkpvh.py" "$vmlinux" "$work/shim.bin" "$img.tmp.$$"; }; then
+			rm -rf "$work" "$img.tmp.$$"
+			die "building the PVH kernel image failed"
+		fi
+		rm -rf "$work"
+		mv -f "$img.tmp.$$" "$img"
+		find "$cache" -maxdepth 1 -name "bochs-kernel-$kver-*.mb" ! -name "${img##*/}" -delete
 	fi
-	rm -rf "$work"
-	mv -f "$kimage.tmp.$$" "$kimage"
-	find "$cache" -maxdepth 1 -name "bochs-kernel-$kver-*.mb" ! -name "${kimage##*/}" -delete
+	printf '%s\n' "$img"
+}
+
+if [ -n "$kernel_image" ]; then
+	kimage=$kernel_image
+else
+	kimage=$(pvh_image) || exit 2
 fi
+kkey=$(hash_of <"$kimage")
 
 # --- initramfs: mkinitramfs.sh, then module signatures stripped -----------------
 
@@ -187,6 +238,14 @@ fi
 # Bochs at once instead of a reboot loop.
 cmdline="console=ttyS0,115200 quiet nokaslr mitigations=off panic=-1 reboot=t"
 cmdline="$cmdline cryptomgr.notests tsc=reliable no_timer_check audit=0 nowatchdog"
+# Bochs' TSC counts emulated instructions, IPS of them per guest second
+# (the cpu line below), but the CPU models' CPUID says ~3 GHz, which the
+# kernel believes (CPUID 0x15 marks the frequency known): the guest's
+# clock, sleep(), timeouts and the LAPIC timer then run 30 times slower
+# than Bochs' own time (measured: a 5 s sleep took minutes). Telling the
+# kernel the real rate keeps guest time and Bochs time one.
+ips=100000000
+cmdline="$cmdline tsc_early_khz=$((ips / 1000))"
 [ -z "$append" ] || cmdline="$cmdline $append"
 
 isokey=$(printf '%s\n' "$kkey" "$ikey" "$cmdline" "$(cat "$here/mkgrubiso.sh")" | hash_of)
@@ -215,7 +274,7 @@ cat >"$bochsrc" <<RC
 display_library: rfb, options="timeout=0"
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
-cpu: model=$cpu, count=1, ips=100000000, reset_on_triple_fault=0, ignore_bad_msrs=1
+cpu: model=$cpu, count=1, ips=$ips, reset_on_triple_fault=0, ignore_bad_msrs=1
 memory: guest=$mem, host=$mem
 pci: enabled=1, chipset=i440fx
 ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
@@ -244,8 +303,12 @@ if [ "$verbose" = 1 ]; then
 	tail_pid=$!
 fi
 # Note when the kernel is entered (the shim prints the command line) and when
-# the payload starts, to report where the time goes.
+# the payload starts, to report where the time goes; with --boot-limit, stop
+# Bochs (through its timeout process) when the payload is late.
 bstart=$(date +%s.%N)
+(cd "$logdir" && exec timeout -k 10 "$timeout_s" bochs -q -f "$bochsrc" -rc "$logdir/cont.rc" \
+	</dev/null >"$logdir/bochs.out" 2>&1) &
+bochs_pid=$!
 (
 	t_kernel=
 	while sleep 0.25; do
@@ -257,13 +320,18 @@ bstart=$(date +%s.%N)
 			echo "payload $(elapsed "$bstart")" >>"$logdir/.phases"
 			break
 		fi
+		if [ -n "$boot_limit" ] &&
+		   awk -v t="$(elapsed "$bstart")" -v l="$boot_limit" 'BEGIN { exit !(t > l) }'; then
+			echo "late $(elapsed "$bstart")" >>"$logdir/.phases"
+			kill "$bochs_pid" 2>/dev/null
+			break
+		fi
 	done
 ) &
 watch_pid=$!
 times >"$logdir/.times"
 brc=0
-(cd "$logdir" && timeout -k 10 "$timeout_s" bochs -q -f "$bochsrc" -rc "$logdir/cont.rc" \
-	</dev/null >"$logdir/bochs.out" 2>&1) || brc=$?
+wait "$bochs_pid" || brc=$?
 btime=$(elapsed "$bstart")
 times >>"$logdir/.times"
 kill "$watch_pid" 2>/dev/null || true
@@ -283,7 +351,7 @@ bcpu=$(sed -n '2p;4p' "$logdir/.times" | sed 's/m/ /g; s/s//g' | awk '
 	{ t[NR] = $1 * 60 + $2 + $3 * 60 + $4 } END { printf "%.1f", t[2] - t[1] }')
 rm -f "$logdir/.times"
 phases="kernel entered at $(phase kernel), payload at $(phase payload), end at ${btime}s"
-rm -f "$logdir/.phases"
+mv -f "$logdir/.phases" "$logdir/.phases.keep" 2>/dev/null || : >"$logdir/.phases.keep"
 
 echo "---- result.log ----"
 cat "$result"
@@ -294,7 +362,11 @@ echo "bochs: Bochs log (VM-entry failures are explained there): $blog"
 # --- verdict ------------------------------------------------------------------------
 
 reasons=()
-if [ "$brc" = 124 ] || [ "$brc" = 137 ]; then
+late=
+if grep -q '^late ' "$logdir/.phases.keep" 2>/dev/null; then
+	late=1
+	reasons+=("payload not started within $boot_limit s")
+elif [ "$brc" = 124 ] || [ "$brc" = 137 ]; then
 	reasons+=("timed out after $timeout_s s")
 fi
 end=$(grep -a -o 'EPM-END rc=[0-9]*' "$result" 2>/dev/null | tail -n 1 || true)
@@ -353,8 +425,8 @@ if grep -a -q -E "$pattern" "$logdir/judged.txt"; then
 	grep -a -E -B 2 -A 12 "$pattern" "$logdir/judged.txt" | head -n 200
 	echo "---- end of kernel problems ----"
 fi
-rm -f "$logdir/before.txt" "$logdir/judged.txt"
 
+rm -f "$logdir/.phases.keep"
 if [ ${#reasons[@]} -eq 0 ]; then
 	summary PASS
 	exit 0
@@ -366,4 +438,6 @@ if [ "$verbose" != 1 ]; then
 fi
 reason=$(printf '%s; ' "${reasons[@]}")
 summary "FAIL (${reason%; })"
+rm -f "$logdir/.phases.keep"
+[ -z "$late" ] || exit 3
 exit 1
