@@ -52,8 +52,7 @@
 # in the TAP; a faultinj_test that does not report "K injection points
 # exercised" with K > 0 (QEMU); vmx_test, faultinj_test or stress_test not
 # run and passed, no RUN sweep, no RUN in the stress (Bochs); on the console
-# (QEMU: the live log and the guest's closing dmesg; Bochs: what was logged
-# after the payload started, as Bochs' CPU models make 6.1 warn at boot):
+# (the live log and the guest's closing dmesg):
 # BUG: (KASAN, sleeping function called from invalid context, ...),
 # WARNING: (lockdep's possible circular/recursive locking, inconsistent
 # lock state, ...), kernel BUG at, Oops, Call Trace, general protection,
@@ -636,9 +635,7 @@ if [ -n "$bochs_pid" ]; then
 		rm -f "$slow"
 		echo "boot:     payload started ${payload_at:-?} s after Bochs started (under 3 minutes: the VMX suite runs here); Bochs ran ${end_at:-?} s"
 		echo "bochs:    ${bverdict:-no verdict} (advisory; exit $brc)"
-		# run-bochs.sh leaves what the kernel logged after the payload
-		# started in judged.txt (corei7_skylake_x makes 6.1 warn at boot)
-		if judge bochs "$vlog" "$vlog/judged.txt" "$bverdict" "$bochs_want" \
+		if judge bochs "$vlog" "$vlog/console.log" "$bverdict" "$bochs_want" \
 			"${vmx_tests[@]}"; then
 			bochs_line="PASS: payload at ${payload_at:-?} s; ${vmx_tests[*]##*/} on the debug kernel"
 		else
