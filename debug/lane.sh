@@ -208,8 +208,6 @@ write_guest() {	# FILE: the guest side, the same for QEMU and Bochs
 # ept-pmap debug-kernel lane, guest side (written by debug/lane.sh).
 # TAP on $RESULT; kmemleak reports there too, as "# kmemleak: " lines, for
 # the host to judge (the console is pattern-checked, the result channel not).
-n=0
-failed=0
 KL=/sys/kernel/debug/kmemleak
 export EPM_STRESS_SECONDS=$(cat stress_seconds)
 TEST_TIMEOUT=$(cat test_timeout)
@@ -219,38 +217,12 @@ LEAK_SCANS=$(cat leak_scans)
 # e.g. EPM_FAULTINJ_ONLY for the Bochs run
 [ -f env ] && . ./env
 
-result() {
-	n=$((n + 1))
-	[ "$1" = ok ] || failed=$((failed + 1))
-	echo "$1 $n $2" >>"$RESULT"
-	echo "lane: $1 $n $2"
-}
-check() {
-	desc=$1
-	shift
-	if "$@"; then result ok "$desc"; else result "not ok" "$desc"; fi
-}
-finish() {
-	echo "1..$n" >>"$RESULT"
-	echo "lane: $n steps, $failed failed"
-	exit $((failed > 0))
-}
+. ./guest-lib.sh
+
 kasan_on() { dmesg | grep -q 'KernelAddressSanitizer initialized'; }
 lockdep_on() { grep -q 'debug_locks: *1' /proc/lockdep_stats; }
 faultinj_on() { [ -d /sys/kernel/debug/failslab ] && [ -d /sys/kernel/debug/fail_page_alloc ] && [ -w /proc/self/make-it-fail ]; }
 kmemleak_on() { [ -w "$KL" ]; }
-module_loaded() { [ -d /sys/module/ept_pmap ]; }
-module_gone() { [ ! -e /sys/module/ept_pmap ] && [ ! -e /dev/ept-pmap ]; }
-selftest_passed() { dmesg | grep -q 'ept_pmap: self-test: pass'; }
-rmmod_refused_while_open() {
-	exec 3<>/dev/ept-pmap || return 1
-	if rmmod ept_pmap 2>/dev/null; then
-		exec 3>&-
-		return 1
-	fi
-	exec 3>&-
-	module_loaded && [ -c /dev/ept-pmap ]
-}
 # Two scans: kmemleak skips objects whose contents changed since the last
 # scan, and anything younger than 5 s.
 kmemleak_report() {	# TAG
@@ -264,26 +236,6 @@ kmemleak_report() {	# TAG
 	echo "# kmemleak-section: $1 ($(grep -c '^unreferenced object' /tmp/kl.$1) objects, $(( $(date +%s) - t0 )) s)" >>"$RESULT"
 	sed 's/^/# kmemleak: /' /tmp/kl.$1 >>"$RESULT"
 }
-run_test() {
-	t=$1
-	start=$(date +%s)
-	( timeout -s KILL "$TEST_TIMEOUT" "./$t" 2>&1; echo $? >/tmp/rc ) | tee /tmp/out
-	rc=$(cat /tmp/rc)
-	sed 's/^/    /' /tmp/out >>"$RESULT"
-	plan=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' /tmp/out | head -n 1)
-	got=$(grep -c -E '^(not )?ok [0-9]+' /tmp/out)
-	secs=$(( $(date +%s) - start ))
-	if [ "$rc" != 0 ] && [ "$rc" != 4 ]; then
-		result "not ok" "selftests: $t # exit status $rc after $secs s"
-	elif [ -z "$plan" ] || [ "$got" -lt "$plan" ]; then
-		result "not ok" "selftests: $t # ${got} of ${plan:-?} results"
-	elif [ "$rc" = 4 ]; then
-		result ok "selftests: $t # SKIP ($secs s)"
-	else
-		result ok "selftests: $t ($secs s)"
-	fi
-}
-
 echo "TAP version 13" >>"$RESULT"
 echo "# ept-pmap debug-kernel lane on $(uname -r), $(nproc) CPUs" >>"$RESULT"
 echo "lane: $(uname -r); $(grep -E 'MemTotal|HugePages_Total' /proc/meminfo | tr -s ' ' | paste -sd ' ')"
@@ -312,7 +264,7 @@ check "/dev/ept-pmap is a character device" test -c /dev/ept-pmap
 for t in $(cat tests.txt); do
 	[ -x "$t" ] || continue
 	echo "# $t" >>"$RESULT"
-	run_test "$t"
+	run_selftest "$t" "$TEST_TIMEOUT"
 done
 
 [ "$LEAK_SCANS" = all ] && kmemleak_report loaded
@@ -350,6 +302,7 @@ make_payload() {
 	[ -z "$env" ] || printf '%s\n' "$env" >"$dir/env"
 	# run.sh's last scan is the last: /init's own would only add minutes
 	[ "$scans" = all ] || : >"$dir/no-closing-leak-scan"
+	cp "$vmdir/guest-lib.sh" "$dir/"
 	write_guest "$dir/run.sh"
 }
 

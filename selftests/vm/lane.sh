@@ -94,65 +94,8 @@ write_run_sh() {
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # ept-pmap VM lane, guest side (written by selftests/vm/lane.sh).  Results
-# go to $RESULT as TAP: one line per step; each selftest's own TAP comes
-# first, indented four spaces, as a subtest.
-n=0
-failed=0
-
-result() {		# result ok|"not ok" description
-	n=$((n + 1))
-	[ "$1" = ok ] || failed=$((failed + 1))
-	echo "$1 $n $2" >>"$RESULT"
-	echo "lane: $1 $n $2"
-}
-
-check() {		# check description command...
-	desc=$1
-	shift
-	if "$@"; then result ok "$desc"; else result "not ok" "$desc"; fi
-}
-
-finish() {
-	echo "1..$n" >>"$RESULT"
-	echo "lane: $n steps, $failed failed"
-	exit $((failed > 0))
-}
-
-module_loaded() { [ -d /sys/module/ept_pmap ]; }
-module_gone() { [ ! -e /sys/module/ept_pmap ] && [ ! -e /dev/ept-pmap ]; }
-selftest_passed() { dmesg | grep -q 'ept_pmap: self-test: pass'; }
-
-# rmmod must fail while a file is open, and leave the module working.
-rmmod_refused_while_open() {
-	exec 3<>/dev/ept-pmap || return 1
-	if rmmod ept_pmap; then
-		exec 3>&-
-		echo "lane: rmmod succeeded with /dev/ept-pmap open"
-		return 1
-	fi
-	exec 3>&-
-	module_loaded && [ -c /dev/ept-pmap ]
-}
-
-# Run one selftest; its TAP goes to the console as it comes and, indented,
-# to $RESULT. Fails on a non-zero exit or fewer results than its plan.
-run_selftest() {
-	t=$1
-	( timeout -s KILL 500 "./$t" 2>&1; echo $? >/tmp/rc ) | tee /tmp/out
-	rc=$(cat /tmp/rc)
-	sed 's/^/    /' /tmp/out >>"$RESULT"
-	plan=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' /tmp/out | head -n 1)
-	got=$(grep -c -E '^(not )?ok [0-9]+' /tmp/out)
-	if [ "$rc" != 0 ] && [ "$rc" != 4 ]; then
-		result "not ok" "selftests: $t # exit status $rc"
-	elif [ -z "$plan" ] || [ "$got" -lt "$plan" ]; then
-		result "not ok" "selftests: $t # ${got} of ${plan:-?} results"
-	elif [ "$rc" = 4 ]; then
-		result ok "selftests: $t # SKIP"
-	else
-		result ok "selftests: $t"
-	fi
-}
+# go to $RESULT as TAP (guest-lib.sh).
+. ./guest-lib.sh
 
 echo "TAP version 13" >>"$RESULT"
 echo "# ept-pmap VM lane on $(uname -r), $(nproc) CPUs" >>"$RESULT"
@@ -170,7 +113,7 @@ check "/dev/ept-pmap is a character device" test -c /dev/ept-pmap
 for t in *_test; do
 	[ -x "$t" ] || continue
 	echo "# $t" >>"$RESULT"
-	run_selftest "$t"
+	run_selftest "$t" 500
 done
 
 check "rmmod refused while /dev/ept-pmap is open" rmmod_refused_while_open
@@ -315,6 +258,7 @@ for i in "${!kvers[@]}"; do
 		cp "$t" "$payload/"
 	done
 	[ -x "$top/tools/ctl/eptctl" ] && cp "$top/tools/ctl/eptctl" "$payload/"
+	cp "$here/guest-lib.sh" "$payload/"
 	write_run_sh "$payload/run.sh"
 
 	"$runner" --kver "$k" --payload "$payload" --log "$log" \
