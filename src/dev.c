@@ -418,6 +418,7 @@ static long epm_ioc_stats(struct epm_space *sp, void __user *argp)
 	s.pinned_pages = sp->pinned;
 	s.flushes = sp->flushes;
 	s.runs = sp->runs;
+	s.invepts = epm_vmx_invepts(sp);
 	memcpy(s.exits, sp->exits, sizeof(s.exits));
 	mutex_unlock(&sp->lock);
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;

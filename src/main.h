@@ -16,6 +16,8 @@
 extern struct epm_caps epm_caps;
 extern struct epm_hw epm_hw;
 
+struct epm_vmx;
+
 /* One open file of /dev/ept-pmap. */
 struct epm_space {
 	struct mutex lock;		/* serialises everything below */
@@ -25,9 +27,7 @@ struct epm_space {
 	u64 flushes;
 	u64 runs;
 	u64 exits[EPM_EXIT_KINDS];
-	/* the launcher's, allocated by the first RUN */
-	void *vmcs;			/* VMCS region, VMCLEARed when idle */
-	u64 *cpu_gen;			/* [cpu]: flushes + 1 at last INVEPT */
+	struct epm_vmx *vmx;		/* the launcher's, made by the first RUN */
 	bool running;			/* a thread is in RUN */
 };
 
@@ -42,6 +42,7 @@ void epm_mem_destroy(struct epm_space *sp);
 void epm_vmx_init(void);
 void epm_vmx_exit_module(void);
 void epm_vmx_free(struct epm_space *sp);
+u64 epm_vmx_invepts(const struct epm_space *sp);
 int epm_vmx_run(struct epm_space *sp, struct epm_run *r);
 
 int epm_dev_init(void);

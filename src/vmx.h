@@ -9,5 +9,7 @@
 int epm_vmx_enter(struct epm_regs *regs, unsigned long launched);
 /* HOST_RIP: where a VM exit lands, inside epm_vmx_enter(). */
 extern char epm_vmx_exit[];
+/* Called by vmx_entry.S after every VM exit and VM-entry failure. */
+void epm_vmx_spec_ctrl_host(void);
 
 #endif /* _EPM_VMX_H */

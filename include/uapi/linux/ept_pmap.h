@@ -92,16 +92,31 @@
  *	  LONG64: 64-bit mode, CR0.PG|WP, CR4.PAE, EFER.LME|LMA, with cr3 the
  *	    gpa of a PML4 the caller built in guest memory.
  *	The guest cannot change CR0/CR4, MSRs or debug registers: such
- *	instructions, CPUID and the like end the run as EPM_EXIT_OTHER with
- *	the raw exit_reason. Exceptions end it as EPM_EXIT_EXCEPTION (rip on
+ *	instructions, CPUID, INVD, WBINVD, MONITOR, MWAIT, RDPMC and the like
+ *	end the run as EPM_EXIT_OTHER with the raw exit_reason and rip on the
+ *	instruction. Exceptions end it as EPM_EXIT_EXCEPTION (rip on
  *	the faulting instruction) unless EPM_RUN_GUEST_EXC lets them go
- *	through the guest's (empty) IDT, which ends in a triple fault.
+ *	through the guest's (empty) IDT, which ends in a triple fault; a
+ *	machine check is always the host's (handled there, the guest goes on)
+ *	and never reaches the guest or the exit record.
+ *	What RUN keeps of the guest besides regs (its "vCPU state"), from one
+ *	RUN to the next on the same file, as a vCPU would: the x87/SSE/AVX
+ *	registers (MXCSR included), CR2 and CR8. The first RUN on a file, and
+ *	a RUN with EPM_RUN_RESET, starts them in their INIT state: x87 as
+ *	after FNINIT (FCW 0x37f), MXCSR 0x1f80, all data registers zero, CR2
+ *	0, CR8 0. The guest never sees the host's FPU registers or CR2, and
+ *	CR8 (64-bit mode only) reads and writes that value, not the local
+ *	APIC's TPR; a CR8 write with bits 63:4 set ends the run as
+ *	EPM_EXIT_OTHER (exit_reason 28). Host breakpoints (DR7) and
+ *	IA32_DEBUGCTL do not apply in the guest.
  *	After HLT, VMCALL and non-string port I/O exits, regs.rip points
  *	after the instruction, so RUN with the returned struct resumes the
  *	guest (for an IN, put the data into regs.rax first); string and REP
  *	I/O are reported with rip left on the instruction and io_data 0. The
  *	out fields are ignored on input. STATS counts every RUN that reached
- *	the guest and its exit kind.
+ *	the guest and its exit kind, and the INVEPTs done for this space
+ *	(one on each CPU's first entry, and one on each CPU's next entry
+ *	after an UNMAP or PROTECT; none otherwise).
  *	Errors: ENODEV (no usable VMX, EPT, unrestricted guest or preemption
  *	timer; CAPS has no EPM_CAP_RUN), EBUSY (VMX is in use by another
  *	hypervisor such as kvm_intel, or another thread is in RUN on this
@@ -282,8 +297,9 @@ struct epm_eptp {
 #define EPM_MODE_REAL		1
 #define EPM_MODE_LONG64		2
 
-#define EPM_RUN_GUEST_EXC	0x1u
-#define EPM_RUN_ALL		EPM_RUN_GUEST_EXC
+#define EPM_RUN_GUEST_EXC	0x1u	/* exceptions go to the guest's IDT */
+#define EPM_RUN_RESET		0x2u	/* vCPU state back to INIT first */
+#define EPM_RUN_ALL		(EPM_RUN_GUEST_EXC | EPM_RUN_RESET)
 
 struct epm_regs {
 	__u64 rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
@@ -329,7 +345,8 @@ struct epm_stats {
 	__u64 flushes;		/* TLB invalidations asked for */
 	__u64 runs;
 	__u64 exits[EPM_EXIT_KINDS];
-	__u64 reserved[4];
+	__u64 invepts;		/* INVEPTs done for this space, all CPUs */
+	__u64 reserved[3];
 };
 
 #define EPM_IOC_MAGIC		0xE7
