@@ -25,13 +25,16 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include <linux/hw_breakpoint.h>
 #include <linux/kvm.h>
+#include <linux/perf_event.h>
 
 /* the 6.1 harness has an unused parameter: keep -Wextra for our code */
 #pragma GCC diagnostic push
@@ -1597,8 +1600,10 @@ TEST_F(vmx, bad_input_einval)
 		SKIP(return, "this module has no RUN (ENOTTY)");
 	ASSERT_EQ(EINVAL, errno);
 
+	/* the lowest flag bit that has no meaning yet */
 	run_prep(&r, EPM_MODE_PROT32, GPA_CODE);
-	r.flags = 0x2;
+	r.flags = EPM_RUN_ALL + 1;
+	ASSERT_EQ(0, r.flags & EPM_RUN_ALL);
 	ASSERT_EQ(-1, run(self->fd, &r));
 	ASSERT_EQ(EINVAL, errno);
 
@@ -1645,6 +1650,656 @@ TEST_F(vmx, no_vmx_enodev)
 	if (errno == ENOTTY)
 		SKIP(return, "this module has no RUN (ENOTTY)");
 	ASSERT_EQ(ENODEV, errno);
+}
+
+/* ---- guest isolation: what a guest must never see or change of the host */
+
+/* Basic exit reasons of the instructions that must exit */
+#define VMX_EXIT_RDPMC		15
+#define VMX_EXIT_CR_ACCESS	28
+#define VMX_EXIT_MWAIT		36
+#define VMX_EXIT_MONITOR	39
+#define VMX_EXIT_WBINVD		54
+#define X86_DB_VECTOR		1
+
+/*
+ * LONG64 identity map of the first 2 MiB (one 2M page) with its tables at
+ * 0x100000, for guests that need 64-bit mode; returns cr3.
+ */
+static uint64_t map_long64_low(struct __test_metadata *_metadata, int fd)
+{
+	const uint64_t pt_gpa = 0x100000;
+	uint64_t *pt = map_data(_metadata, fd, pt_gpa, 3 * SZ_4K,
+				EPM_PERM_R | EPM_PERM_W);
+
+	pt[0] = (pt_gpa + SZ_4K) | PTE_P | PTE_W;
+	pt[512] = (pt_gpa + 2 * SZ_4K) | PTE_P | PTE_W;
+	pt[1024] = PTE_PS | PTE_P | PTE_W;
+	return pt_gpa;
+}
+
+/* rbx = CR8 after CR8 = rax; then spin */
+GUEST_MARK(g_cr8_spin);
+GUEST(g_cr8, 64,
+	"	movq %rax, %cr8\n"
+	"	movq %cr8, %rbx\n"
+	"g_cr8_spin:\n"
+	"	jmp g_cr8_spin\n");
+
+/* rbx = CR8 */
+GUEST(g_cr8_read, 64,
+	"	movq %cr8, %rbx\n"
+	"	hlt\n");
+
+/* LOC ("Local timer interrupts") of @cpu from /proc/interrupts, or -1 */
+static long long local_timer_count(int cpu)
+{
+	char line[4096];
+	long long v = -1;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+		int i;
+
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, "LOC:", 4))
+			continue;
+		p += 4;
+		for (i = 0; i <= cpu; i++) {
+			v = strtoll(p, &end, 10);
+			if (end == p) {
+				v = -1;
+				break;
+			}
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * A guest that sets CR8 = 15 must not raise the host CPU's TPR (which
+ * would mask its timer and IPIs for good): CR8 is the vCPU's own, the CPU
+ * keeps taking timer interrupts during and after the run, and the value
+ * stays the guest's across RUNs until EPM_RUN_RESET.
+ */
+TEST_F(vmx, cr8_is_the_guests_own)
+{
+	long long loc0, loc1, loc2;
+	struct epm_run r;
+	uint64_t cr3;
+	int cpu;
+
+	REQUIRE_RUN();
+	pin_here(_metadata);
+	cpu = sched_getcpu();
+	LOAD(self->fd, GPA_CODE, g_cr8);
+	cr3 = map_long64_low(_metadata, self->fd);
+	loc0 = local_timer_count(cpu);
+	ASSERT_LE(0, loc0) TH_LOG("no LOC line for CPU %d in /proc/interrupts", cpu);
+
+	run_prep(&r, EPM_MODE_LONG64, GPA_CODE);
+	r.cr3 = cr3;
+	r.regs.rax = 15;
+	r.timeout_ns = 300 * NSEC_PER_MSEC;
+	ASSERT_EQ(0, run(self->fd, &r));
+	ASSERT_EQ_U(EPM_EXIT_TIMEOUT, r.exit_kind) TH_LOG("%s", exit_str(&r));
+	ASSERT_EQ_U(15, r.regs.rbx);
+	ASSERT_EQ(GPA_CODE + OFF(g_cr8_spin, g_cr8), r.regs.rip);
+	loc1 = local_timer_count(cpu);
+	/* 300 ms at HZ >= 100 is 30 ticks; ask for a tenth of that */
+	ASSERT_LE(loc0 + 3, loc1) TH_LOG("LOC %lld -> %lld during the run",
+					 loc0, loc1);
+	usleep(100 * 1000);
+	loc2 = local_timer_count(cpu);
+	ASSERT_LT(loc1, loc2) TH_LOG("no timer tick after the run: TPR raised?");
+
+	/* CR8 is kept for the next RUN, and INIT again after a reset */
+	ASSERT_EQ(0, epm_unmap_at(self->fd, GPA_CODE, SZ_4K));
+	LOAD(self->fd, GPA_CODE, g_cr8_read);
+	run_prep(&r, EPM_MODE_LONG64, GPA_CODE);
+	r.cr3 = cr3;
+	expect_hlt(_metadata, run(self->fd, &r), &r,
+		   GPA_CODE + GUEST_LEN(g_cr8_read));
+	ASSERT_EQ_U(15, r.regs.rbx);
+	run_prep(&r, EPM_MODE_LONG64, GPA_CODE);
+	r.cr3 = cr3;
+	r.flags = EPM_RUN_RESET;
+	r.regs.rbx = 0x77;
+	expect_hlt(_metadata, run(self->fd, &r), &r,
+		   GPA_CODE + GUEST_LEN(g_cr8_read));
+	ASSERT_EQ_U(0, r.regs.rbx);
+}
+
+/* CR8 with bits 63:4 set would #GP: RUN reports the CR access instead */
+TEST_F(vmx, cr8_reserved_bits_exit)
+{
+	struct epm_run r;
+	uint64_t cr3;
+
+	REQUIRE_RUN();
+	LOAD(self->fd, GPA_CODE, g_cr8);
+	cr3 = map_long64_low(_metadata, self->fd);
+	run_prep(&r, EPM_MODE_LONG64, GPA_CODE);
+	r.cr3 = cr3;
+	r.regs.rax = 16;
+	ASSERT_EQ(0, run(self->fd, &r));
+	ASSERT_EQ_U(EPM_EXIT_OTHER, r.exit_kind) TH_LOG("%s", exit_str(&r));
+	ASSERT_EQ_U(VMX_EXIT_CR_ACCESS, r.exit_reason);
+	/* CR 8, MOV to CR, from RAX (SDM Table 28-3) */
+	ASSERT_EQ_U(8, r.exit_qual);
+	ASSERT_EQ(GPA_CODE, r.regs.rip);
+}
+
+/* FXSAVE image offsets (SDM Vol. 1, Table 10-2) */
+#define FX_FCW		0
+#define FX_FSW		2
+#define FX_FTW		4
+#define FX_MXCSR	24
+#define FX_ST0		32	/* 8 x 16 bytes */
+#define FX_XMM0		160	/* 16 x 16 bytes in 64-bit mode */
+
+/* spin rcx times, then FXSAVE to rdi */
+GUEST(g_fxsave64, 64,
+	"1:	decq %rcx\n"
+	"	jnz 1b\n"
+	"	fxsave64 (%rdi)\n"
+	"	hlt\n");
+
+/*
+ * Fill xmm0-15 and the whole x87 stack with @pat (bytes pat, pat+1, ...)
+ * and do the ioctl as a raw syscall, so nothing touches them in between.
+ */
+static long ioctl_with_fpu_pattern(int fd, unsigned long cmd, void *arg,
+				   uint8_t pat)
+{
+	uint8_t buf[256] __attribute__((aligned(16)));
+	long ret = SYS_ioctl;
+	int i;
+
+	for (i = 0; i < 256; i++)
+		buf[i] = pat + i;
+	__asm__ volatile(
+		"movdqa 0x00(%[b]), %%xmm0\n\t"
+		"movdqa 0x10(%[b]), %%xmm1\n\t"
+		"movdqa 0x20(%[b]), %%xmm2\n\t"
+		"movdqa 0x30(%[b]), %%xmm3\n\t"
+		"movdqa 0x40(%[b]), %%xmm4\n\t"
+		"movdqa 0x50(%[b]), %%xmm5\n\t"
+		"movdqa 0x60(%[b]), %%xmm6\n\t"
+		"movdqa 0x70(%[b]), %%xmm7\n\t"
+		"movdqa 0x80(%[b]), %%xmm8\n\t"
+		"movdqa 0x90(%[b]), %%xmm9\n\t"
+		"movdqa 0xa0(%[b]), %%xmm10\n\t"
+		"movdqa 0xb0(%[b]), %%xmm11\n\t"
+		"movdqa 0xc0(%[b]), %%xmm12\n\t"
+		"movdqa 0xd0(%[b]), %%xmm13\n\t"
+		"movdqa 0xe0(%[b]), %%xmm14\n\t"
+		"movdqa 0xf0(%[b]), %%xmm15\n\t"
+		"fninit\n\t"
+		"fldt 0x00(%[b])\n\t"
+		"fldt 0x10(%[b])\n\t"
+		"fldt 0x20(%[b])\n\t"
+		"fldt 0x30(%[b])\n\t"
+		"fldt 0x40(%[b])\n\t"
+		"fldt 0x50(%[b])\n\t"
+		"fldt 0x60(%[b])\n\t"
+		"fldt 0x70(%[b])\n\t"
+		"syscall\n\t"
+		"fninit\n\t"
+		: "+a" (ret)
+		: "D" ((long)fd), "S" (cmd), "d" (arg), [b] "r" (buf)
+		: "rcx", "r11", "memory", "xmm0", "xmm1", "xmm2", "xmm3",
+		  "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+		  "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+	return ret;
+}
+
+/* A process on @cpu that keeps its FPU full of @pat and yields. */
+static pid_t start_fpu_churn(int cpu, uint8_t pat)
+{
+	pid_t pid = fork();
+	cpu_set_t set;
+
+	if (pid)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	for (;;) {
+		/* an ioctl nobody answers: just a way into the kernel */
+		ioctl_with_fpu_pattern(-1, 0, NULL, pat);
+		sched_yield();
+	}
+}
+
+static void stop_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* The FXSAVE image at @fx is the INIT state: no byte of anyone else's. */
+static void expect_fpu_init(struct __test_metadata *_metadata,
+			    const uint8_t *fx, int nxmm)
+{
+	uint16_t fcw, fsw;
+	uint32_t mxcsr;
+	int i;
+
+	memcpy(&fcw, fx + FX_FCW, 2);
+	memcpy(&fsw, fx + FX_FSW, 2);
+	memcpy(&mxcsr, fx + FX_MXCSR, 4);
+	ASSERT_EQ(0x37f, fcw);
+	ASSERT_EQ(0, fsw);
+	ASSERT_EQ(0, fx[FX_FTW]) TH_LOG("x87 registers in use");
+	ASSERT_EQ_U(0x1f80, mxcsr);
+	for (i = 0; i < 8 * 16; i++)
+		ASSERT_EQ(0, fx[FX_ST0 + i]) TH_LOG("st%d byte %d", i / 16, i % 16);
+	for (i = 0; i < nxmm * 16; i++)
+		ASSERT_EQ(0, fx[FX_XMM0 + i]) TH_LOG("xmm%d byte %d", i / 16, i % 16);
+}
+
+/*
+ * The guest's FPU starts in the INIT state, never with the registers of
+ * the caller (loaded right before the ioctl) or of another process that
+ * ran on this CPU between two slices of the run.
+ */
+TEST_F_TIMEOUT(vmx, guest_fpu_starts_clean, 60)
+{
+	struct epm_run r;
+	uint8_t *data;
+	uint64_t cr3;
+	pid_t churn;
+	int round;
+
+	REQUIRE_RUN();
+	pin_here(_metadata);
+	LOAD(self->fd, GPA_CODE, g_fxsave64);
+	cr3 = map_long64_low(_metadata, self->fd);
+	data = map_data(_metadata, self->fd, GPA_DATA, SZ_4K,
+			EPM_PERM_R | EPM_PERM_W);
+	churn = start_fpu_churn(sched_getcpu(), 0x90);
+	for (round = 0; round < 2; round++) {
+		memset(data, 0xee, 512);
+		run_prep(&r, EPM_MODE_LONG64, GPA_CODE);
+		r.cr3 = cr3;
+		r.flags = round ? EPM_RUN_RESET : 0;
+		r.regs.rdi = GPA_DATA;
+		/* round 0: straight to FXSAVE; round 1: after many slices */
+		r.regs.rcx = round ? 20000000 : 1;
+		r.timeout_ns = 20 * NSEC_PER_SEC;
+		ASSERT_EQ(0, ioctl_with_fpu_pattern(self->fd, EPM_IOC_RUN, &r,
+						    0x40));
+		expect_hlt(_metadata, 0, &r, GPA_CODE + GUEST_LEN(g_fxsave64));
+		TH_LOG("round %d: x87 tag %#x, xmm0 byte 0 %#x", round,
+		       data[FX_FTW], data[FX_XMM0]);
+		expect_fpu_init(_metadata, data, 16);
+	}
+	stop_child(churn);
+}
+
+GUEST(g_fxsave32, 32,
+	"	fxsave (%edi)\n"
+	"	hlt\n");
+
+/* load xmm0-7 from esi, st0 = pi, st1 = 1, MXCSR = ebx; OUT; FXSAVE to edi */
+GUEST_MARK(g_fpu_keep_out);
+GUEST(g_fpu_keep, 32,
+	"	movdqu 0x00(%esi), %xmm0\n"
+	"	movdqu 0x10(%esi), %xmm1\n"
+	"	movdqu 0x20(%esi), %xmm2\n"
+	"	movdqu 0x30(%esi), %xmm3\n"
+	"	movdqu 0x40(%esi), %xmm4\n"
+	"	movdqu 0x50(%esi), %xmm5\n"
+	"	movdqu 0x60(%esi), %xmm6\n"
+	"	movdqu 0x70(%esi), %xmm7\n"
+	"	fninit\n"
+	"	fld1\n"
+	"	fldpi\n"
+	"	movl %ebx, 0x80(%esi)\n"
+	"	ldmxcsr 0x80(%esi)\n"
+	"	outb %al, $0x80\n"
+	"g_fpu_keep_out:\n"
+	"1:	decl %ecx\n"
+	"	jnz 1b\n"
+	"	fxsave (%edi)\n"
+	"	hlt\n");
+
+/* x87 80-bit values as FXSAVE stores them (in 16-byte slots) */
+static const uint8_t x87_pi[10] = {
+	0x35, 0xc2, 0x68, 0x21, 0xa2, 0xda, 0x0f, 0xc9, 0x00, 0x40 };
+static const uint8_t x87_one[10] = {
+	0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0x3f };
+
+static void expect_fpu_kept(struct __test_metadata *_metadata,
+			    const uint8_t *fx, const uint8_t *src)
+{
+	uint32_t mxcsr;
+	int i;
+
+	memcpy(&mxcsr, fx + FX_MXCSR, 4);
+	ASSERT_EQ_U(0x1fc0, mxcsr);
+	for (i = 0; i < 128; i++)
+		ASSERT_EQ(src[i], fx[FX_XMM0 + i])
+			TH_LOG("xmm%d byte %d", i / 16, i % 16);
+	ASSERT_EQ(0, memcmp(fx + FX_ST0, x87_pi, 10)) TH_LOG("st0 is not pi");
+	ASSERT_EQ(0, memcmp(fx + FX_ST0 + 16, x87_one, 10)) TH_LOG("st1 is not 1");
+}
+
+/*
+ * A guest resumed after an OUT finds its FPU registers as it left them,
+ * whatever the caller loaded into its own in between, also when the rest
+ * of the run spans many slices while another process churns the FPU on
+ * the same CPU.
+ */
+TEST_F_TIMEOUT(vmx, guest_fpu_kept_across_exits, 60)
+{
+	uint8_t *src, *fx;
+	struct epm_run r;
+	pid_t churn;
+	int i, round;
+
+	REQUIRE_RUN();
+	pin_here(_metadata);
+	LOAD(self->fd, GPA_CODE, g_fpu_keep);
+	src = map_data(_metadata, self->fd, GPA_DATA, 2 * SZ_4K,
+		       EPM_PERM_R | EPM_PERM_W);
+	fx = src + SZ_4K;
+	for (i = 0; i < 128; i++)
+		src[i] = 0xa0 ^ (i * 7);
+	churn = start_fpu_churn(sched_getcpu(), 0x90);
+	for (round = 0; round < 2; round++) {
+		memset(fx, 0xee, 512);
+		run_prep(&r, EPM_MODE_PROT32, GPA_CODE);
+		r.regs.rsi = GPA_DATA;
+		r.regs.rdi = GPA_DATA + SZ_4K;
+		r.regs.rbx = 0x1fc0;	/* MXCSR with DAZ */
+		/* round 1: the rest of the run spans many slices */
+		r.regs.rcx = round ? 20000000 : 1;
+		r.timeout_ns = 20 * NSEC_PER_SEC;
+		ASSERT_EQ(0, ioctl_with_fpu_pattern(self->fd, EPM_IOC_RUN, &r,
+						    0x30));
+		expect_io(_metadata, 0, &r, 0x80, 1, 0,
+			  GPA_CODE + OFF(g_fpu_keep_out, g_fpu_keep));
+		/* the caller's own FPU use between the exit and the resume */
+		ASSERT_EQ(0, ioctl_with_fpu_pattern(self->fd, EPM_IOC_RUN, &r,
+						    0x50));
+		expect_hlt(_metadata, 0, &r, GPA_CODE + GUEST_LEN(g_fpu_keep));
+		expect_fpu_kept(_metadata, fx, src);
+	}
+	stop_child(churn);
+
+	/* kept from one RUN to the next too, until EPM_RUN_RESET */
+	ASSERT_EQ(0, epm_unmap_at(self->fd, GPA_CODE, SZ_4K));
+	LOAD(self->fd, GPA_CODE, g_fxsave32);
+	for (round = 0; round < 2; round++) {
+		memset(fx, 0, 512);
+		run_prep(&r, EPM_MODE_PROT32, GPA_CODE);
+		r.regs.rdi = GPA_DATA + SZ_4K;
+		r.flags = round ? EPM_RUN_RESET : 0;
+		ASSERT_EQ(0, ioctl_with_fpu_pattern(self->fd, EPM_IOC_RUN, &r,
+						    0x60));
+		expect_hlt(_metadata, 0, &r, GPA_CODE + GUEST_LEN(g_fxsave32));
+		if (round)
+			expect_fpu_init(_metadata, fx, 8);
+		else
+			expect_fpu_kept(_metadata, fx, src);
+	}
+}
+
+/* eax = CR2; OUT it to port 0x80; CR2 = ebx; OUT; eax = CR2; OUT; HLT */
+GUEST_MARK(g_cr2_1);
+GUEST_MARK(g_cr2_2);
+GUEST_MARK(g_cr2_3);
+GUEST(g_cr2, 32,
+	"	movl %cr2, %eax\n"
+	"	outl %eax, $0x80\n"
+	"g_cr2_1:\n"
+	"	movl %ebx, %cr2\n"
+	"	outl %eax, $0x80\n"
+	"g_cr2_2:\n"
+	"	movl %cr2, %eax\n"
+	"	outl %eax, $0x80\n"
+	"g_cr2_3:\n"
+	"	hlt\n");
+
+/*
+ * The guest reads its own CR2 (0 at first, what it wrote later, across
+ * exits), never the host's last page-fault address.
+ */
+TEST_F(vmx, guest_cr2_is_its_own)
+{
+	volatile uint8_t *fresh;
+	struct epm_run r;
+
+	REQUIRE_RUN();
+	pin_here(_metadata);
+	LOAD(self->fd, GPA_CODE, g_cr2);
+	fresh = mmap(NULL, 2 * SZ_4K, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, (void *)fresh);
+	run_prep(&r, EPM_MODE_PROT32, GPA_CODE);
+	r.regs.rbx = 0xc2c2c2c0;
+	fresh[0] = 1;	/* a page fault: the host's CR2 is now its address */
+	expect_io(_metadata, run(self->fd, &r), &r, 0x80, 4, 0,
+		  GPA_CODE + OFF(g_cr2_1, g_cr2));
+	TH_LOG("host faulted at %p; the guest read CR2 %#llx", fresh,
+	       (unsigned long long)r.io_data);
+	ASSERT_EQ_U(0, r.io_data);
+	expect_io(_metadata, resume(self->fd, &r), &r, 0x80, 4, 0,
+		  GPA_CODE + OFF(g_cr2_2, g_cr2));
+	fresh[SZ_4K] = 1;
+	expect_io(_metadata, resume(self->fd, &r), &r, 0x80, 4, 0,
+		  GPA_CODE + OFF(g_cr2_3, g_cr2));
+	ASSERT_EQ_U(0xc2c2c2c0, r.io_data);
+	expect_hlt(_metadata, resume(self->fd, &r), &r,
+		   GPA_CODE + GUEST_LEN(g_cr2));
+	munmap((void *)fresh, 2 * SZ_4K);
+}
+
+/* host address and gpa of the breakpoint test: below 4G, above the binary */
+#define BP_ADDR		0x30000000ULL
+
+static int hw_breakpoint_on(void *addr)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_BREAKPOINT,
+		.size = sizeof(a),
+		.bp_type = HW_BREAKPOINT_RW,
+		.bp_addr = (uintptr_t)addr,
+		.bp_len = HW_BREAKPOINT_LEN_4,
+		.sample_period = 1,
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+
+	return syscall(__NR_perf_event_open, &a, 0, -1, -1, 0);
+}
+
+static long long perf_count(int fd)
+{
+	long long v = -1;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return -1;
+	return v;
+}
+
+/*
+ * A host breakpoint (DR7 armed by perf for this task) does not apply in
+ * the guest, whose DR7 and DEBUGCTL come from the VMCS; and it still
+ * fires in the host after the run.
+ */
+TEST_F(vmx, host_breakpoint_not_in_guest)
+{
+	volatile uint32_t *host;
+	long long c0, c1, c2;
+	struct epm_run r;
+	int bp;
+
+	REQUIRE_RUN();
+	pin_here(_metadata);
+	host = mmap((void *)BP_ADDR, SZ_4K, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	ASSERT_EQ((void *)BP_ADDR, (void *)host);
+	LOAD(self->fd, GPA_CODE, g_read);
+	map_data(_metadata, self->fd, BP_ADDR, SZ_4K, EPM_PERM_R | EPM_PERM_W);
+	bp = hw_breakpoint_on((void *)host);
+	ASSERT_LE(0, bp) TH_LOG("perf_event_open(PERF_TYPE_BREAKPOINT): %s",
+				strerror(errno));
+	c0 = perf_count(bp);
+	(void)host[0];
+	c1 = perf_count(bp);
+	ASSERT_EQ(c0 + 1, c1) TH_LOG("the breakpoint does not fire in the host");
+
+	run_prep(&r, EPM_MODE_PROT32, GPA_CODE);
+	r.regs.rsi = BP_ADDR;
+	expect_hlt(_metadata, run(self->fd, &r), &r, GPA_CODE + 3);
+	ASSERT_EQ(c1, perf_count(bp));
+	(void)host[0];
+	c2 = perf_count(bp);
+	ASSERT_EQ(c1 + 1, c2) TH_LOG("the breakpoint no longer fires after RUN");
+	close(bp);
+	munmap((void *)host, SZ_4K);
+}
+
+GUEST(g_wbinvd, 32, "wbinvd\n hlt\n");
+GUEST(g_rdpmc, 32, "rdpmc\n hlt\n");
+GUEST(g_monitor, 32, "monitor\n hlt\n");
+GUEST(g_mwait, 32, "mwait\n hlt\n");
+
+static bool cpu_has_monitor(void)
+{
+	unsigned int a = 1, b, c = 0, d;
+
+	__asm__("cpuid" : "+a" (a), "=b" (b), "+c" (c), "=d" (d));
+	return c & (1u << 3);
+}
+
+static void expect_other_at(struct __test_metadata *_metadata, int fd,
+			    const unsigned char *start,
+			    const unsigned char *end, uint32_t reason)
+{
+	struct epm_run r;
+	uint64_t t0, dt;
+
+	ASSERT_EQ(0, epm_unmap_at(fd, GPA_CODE, SZ_4K));
+	load_guest(_metadata, fd, GPA_CODE, start, end,
+		   EPM_PERM_R | EPM_PERM_X);
+	run_prep(&r, EPM_MODE_PROT32, GPA_CODE);
+	r.regs.rax = GPA_DATA;	/* MONITOR's address */
+	r.timeout_ns = 2 * NSEC_PER_SEC;
+	t0 = now_ns();
+	ASSERT_EQ(0, run(fd, &r));
+	dt = now_ns() - t0;
+	ASSERT_EQ_U(EPM_EXIT_OTHER, r.exit_kind) TH_LOG("%s", exit_str(&r));
+	ASSERT_EQ_U(reason, r.exit_reason);
+	ASSERT_EQ(GPA_CODE, r.regs.rip);
+	/* exits at once: MWAIT never gets to wait out the timeout */
+	ASSERT_GT(NSEC_PER_SEC, dt);
+}
+
+/* WBINVD, RDPMC, MONITOR and MWAIT end the run before they execute */
+TEST_F(vmx, host_stalling_instructions_exit)
+{
+	struct epm_stats s;
+
+	REQUIRE_RUN();
+	LOAD(self->fd, GPA_CODE, g_hlt);
+	map_data(_metadata, self->fd, GPA_DATA, SZ_4K, EPM_PERM_R | EPM_PERM_W);
+	expect_other_at(_metadata, self->fd, g_wbinvd, g_wbinvd_end,
+			VMX_EXIT_WBINVD);
+	expect_other_at(_metadata, self->fd, g_rdpmc, g_rdpmc_end,
+			VMX_EXIT_RDPMC);
+	if (cpu_has_monitor()) {
+		expect_other_at(_metadata, self->fd, g_monitor, g_monitor_end,
+				VMX_EXIT_MONITOR);
+		expect_other_at(_metadata, self->fd, g_mwait, g_mwait_end,
+				VMX_EXIT_MWAIT);
+	} else {
+		TH_LOG("no MONITOR/MWAIT on this CPU: those two not tried");
+	}
+	ASSERT_EQ(0, epm_stats_of(self->fd, &s));
+	ASSERT_EQ(cpu_has_monitor() ? 4 : 2, s.exits[EPM_EXIT_OTHER]);
+}
+
+static int online_cpus(cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	if (sched_getaffinity(0, sizeof(*set), set))
+		return -1;
+	return CPU_COUNT(set);
+}
+
+static void run_hlt_on(struct __test_metadata *_metadata, int fd, int cpu)
+{
+	cpu_set_t one;
+	struct epm_run r;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(one), &one));
+	run_prep(&r, EPM_MODE_PROT32, GPA_CODE);
+	expect_hlt(_metadata, run(fd, &r), &r, GPA_CODE + 1);
+}
+
+static uint64_t invepts_of(struct __test_metadata *_metadata, int fd)
+{
+	struct epm_stats s;
+
+	EXPECT_EQ(0, epm_stats_of(fd, &s));
+	return s.invepts;
+}
+
+/*
+ * Both emulators flush their TLBs on every VM entry, so a missing INVEPT
+ * never shows as a stale translation there: count them instead. One per
+ * CPU on its first entry, none while nothing changes (MAP only adds), and
+ * one per CPU on its next entry after each UNMAP or PROTECT.
+ */
+TEST_F(vmx, invept_after_unmap_and_protect_only)
+{
+	cpu_set_t all;
+	uint64_t base;
+	int n, cpu, step;
+
+	REQUIRE_RUN();
+	n = online_cpus(&all);
+	ASSERT_LT(0, n);
+	LOAD(self->fd, GPA_CODE, g_hlt);
+	map_data(_metadata, self->fd, GPA_DATA, 2 * SZ_4K,
+		 EPM_PERM_R | EPM_PERM_W);
+	ASSERT_EQ(0, invepts_of(_metadata, self->fd));
+	for (step = 0; step < 5; step++) {
+		base = invepts_of(_metadata, self->fd);
+		if (step == 2)
+			ASSERT_EQ(0, epm_unmap_at(self->fd, GPA_DATA, SZ_4K));
+		if (step == 3)
+			ASSERT_EQ(0, epm_protect_at(self->fd, GPA_DATA + SZ_4K,
+						    SZ_4K, EPM_PERM_R));
+		if (step == 4)
+			map_data(_metadata, self->fd, GPA_DATA, SZ_4K,
+				 EPM_PERM_R);
+		for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+			if (!CPU_ISSET(cpu, &all))
+				continue;
+			run_hlt_on(_metadata, self->fd, cpu);
+			run_hlt_on(_metadata, self->fd, cpu);
+		}
+		/* steps 0, 2, 3: one per CPU; 1 (nothing), 4 (MAP): none */
+		ASSERT_EQ(base + (step == 1 || step == 4 ? 0 : n),
+			  invepts_of(_metadata, self->fd))
+			TH_LOG("step %d on %d CPUs", step, n);
+	}
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(all), &all));
 }
 
 TEST_HARNESS_MAIN

@@ -67,3 +67,48 @@ run_selftest() {	# TEST TIMEOUT
 		result ok "selftests: $t ($secs s)"
 	fi
 }
+
+# The launcher's "RUN mitigations:" line (logged at load) against what the
+# kernel says it selected (sysfs): with mitigations=off every path is off
+# but the L1D flush before LONG64 guests; with the defaults, VERW follows
+# the MDS mitigation, the RSB fill a Spectre v2 mitigation, and the L1D
+# flush L1TF.
+mitigation_paths() {
+	line=$(dmesg | grep -o 'RUN mitigations: .*' | tail -n 1)
+	v=/sys/devices/system/cpu/vulnerabilities
+	echo "# $line" >>"$RESULT"
+	for f in mds spectre_v2 l1tf retbleed; do
+		echo "#   $f: $(cat $v/$f 2>/dev/null)" >>"$RESULT"
+	done
+	echo "lane: $line"
+	[ -n "$line" ] || return 1
+	l1d=on
+	grep -q '^Not affected' $v/l1tf && l1d=off
+	case " $(cat /proc/cmdline) " in
+	*" mitigations=auto "*)
+		verw=off
+		grep -q 'Clear CPU buffers' $v/mds && verw=on
+		rsb=off
+		grep -q '^Mitigation' $v/spectre_v2 && rsb=on
+		echo "$line" | grep -q "VERW $verw," || return 1
+		if [ $rsb = on ]; then
+			echo "$line" | grep -q -E 'RSB fill (on|lite),' || return 1
+		else
+			echo "$line" | grep -q 'RSB fill off,' || return 1
+		fi
+		if [ $l1d = on ]; then
+			echo "$line" | grep -q -E 'L1D flush (software|FLUSH_CMD),' || return 1
+		else
+			echo "$line" | grep -q 'L1D flush off,' || return 1
+		fi
+		;;
+	*)
+		echo "$line" | grep -q 'VERW off, RSB fill off, SPEC_CTRL rewrite off, BHB clear off,' || return 1
+		if [ $l1d = on ]; then
+			echo "$line" | grep -q 'L1D flush [A-Za-z_]* (LONG64 only),' || return 1
+		else
+			echo "$line" | grep -q 'L1D flush off,' || return 1
+		fi
+		;;
+	esac
+}

@@ -30,8 +30,10 @@
 #
 # With EPM_LANE=vmx the same runs happen in Bochs (Intel VMX with EPT, the
 # only emulator here that has it) instead: the newest 6.1 kernel, once per
-# CPU model of EPM_VMX_CPUS (default: corei7_skylake_x corei7_haswell_4770),
-# only the selftests of EPM_VMX_TESTS (default: vmx_test; the rest already
+# CPU model of EPM_VMX_CPUS (default: corei7_skylake_x corei7_haswell_4770
+# corei7_skylake_x+mitigations; MODEL+mitigations boots MODEL with the
+# kernel's default mitigations instead of mitigations=off, so that the
+# launcher's mitigation paths run), only the selftests of EPM_VMX_TESTS (default: vmx_test; the rest already
 # ran in QEMU), with kvm and kvm_intel in the image for the coexistence
 # tests.
 set -uo pipefail
@@ -49,7 +51,7 @@ if [ "$lane" = vmx ]; then
 	mem=2048
 	timeout_s=900
 	runner_args=(--modules "kvm kvm_intel")
-	read -r -a cpus <<<"${EPM_VMX_CPUS:-corei7_skylake_x corei7_haswell_4770}"
+	read -r -a cpus <<<"${EPM_VMX_CPUS:-corei7_skylake_x corei7_haswell_4770 corei7_skylake_x+mitigations}"
 	read -r -a only_tests <<<"${EPM_VMX_TESTS:-vmx_test}"
 	if ! command -v bochs >/dev/null; then
 		echo "$name: SKIP: no bochs (apt-get install bochs bochsbios vgabios grub-pc-bin xorriso mtools)"
@@ -109,6 +111,9 @@ if ! module_loaded; then
 fi
 check "self-test: pass in dmesg" selftest_passed
 check "/dev/ept-pmap is a character device" test -c /dev/ept-pmap
+if grep -qw vmx /proc/cpuinfo; then
+	check "RUN takes the mitigation paths this kernel selected" mitigation_paths
+fi
 
 for t in *_test; do
 	[ -x "$t" ] || continue
@@ -233,6 +238,9 @@ done
 for i in "${!kvers[@]}"; do
 	k=${kvers[$i]}
 	cpu=${cpus[$i]:-}
+	model=${cpu%+mitigations}
+	run_append=$append
+	[ "$model" = "$cpu" ] || run_append="${append:+$append }mitigations=auto"
 	target=$k${cpu:+ $cpu}
 	kdir=$work/$k
 	payload=$kdir/payload
@@ -262,8 +270,8 @@ for i in "${!kvers[@]}"; do
 	write_run_sh "$payload/run.sh"
 
 	"$runner" --kver "$k" --payload "$payload" --log "$log" \
-		--mem "$mem" --append "$append" --timeout "$timeout_s" \
-		${cpu:+--cpu "$cpu"} "${runner_args[@]}" | tee "$log/runner.out"
+		--mem "$mem" --append "$run_append" --timeout "$timeout_s" \
+		${model:+--cpu "$model"} "${runner_args[@]}" | tee "$log/runner.out"
 	qrc=${PIPESTATUS[0]}
 	verdict=$(grep -a -o '\(vm\|bochs\): .*: \(PASS\|FAIL\).*' \
 		  "$log/runner.out" | tail -n 1 | sed 's/^[a-z]*: [^:]*: //')
