@@ -276,10 +276,12 @@ GUEST(g_long, 64,
 FIXTURE(vmx) {
 	int fd;
 	struct epm_caps caps;
+	pid_t churn;		/* a helper process the teardown must stop */
 };
 
 FIXTURE_SETUP(vmx)
 {
+	self->churn = 0;
 	self->fd = epm_open_dev();
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", EPM_DEV, strerror(errno));
 	memset(&self->caps, 0, sizeof(self->caps));
@@ -288,6 +290,10 @@ FIXTURE_SETUP(vmx)
 
 FIXTURE_TEARDOWN(vmx)
 {
+	if (self->churn > 0) {
+		kill(self->churn, SIGKILL);
+		waitpid(self->churn, NULL, 0);
+	}
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -1880,6 +1886,7 @@ static pid_t start_fpu_churn(int cpu, uint8_t pat)
 	}
 }
 
+/* (the fixture's teardown also stops it when a test fails first) */
 static void stop_child(pid_t pid)
 {
 	kill(pid, SIGKILL);
@@ -1917,7 +1924,6 @@ TEST_F_TIMEOUT(vmx, guest_fpu_starts_clean, 60)
 	struct epm_run r;
 	uint8_t *data;
 	uint64_t cr3;
-	pid_t churn;
 	int round;
 
 	REQUIRE_RUN();
@@ -1926,7 +1932,7 @@ TEST_F_TIMEOUT(vmx, guest_fpu_starts_clean, 60)
 	cr3 = map_long64_low(_metadata, self->fd);
 	data = map_data(_metadata, self->fd, GPA_DATA, SZ_4K,
 			EPM_PERM_R | EPM_PERM_W);
-	churn = start_fpu_churn(sched_getcpu(), 0x90);
+	self->churn = start_fpu_churn(sched_getcpu(), 0x90);
 	for (round = 0; round < 2; round++) {
 		memset(data, 0xee, 512);
 		run_prep(&r, EPM_MODE_LONG64, GPA_CODE);
@@ -1943,7 +1949,6 @@ TEST_F_TIMEOUT(vmx, guest_fpu_starts_clean, 60)
 		       data[FX_FTW], data[FX_XMM0]);
 		expect_fpu_init(_metadata, data, 16);
 	}
-	stop_child(churn);
 }
 
 GUEST(g_fxsave32, 32,
@@ -2004,7 +2009,6 @@ TEST_F_TIMEOUT(vmx, guest_fpu_kept_across_exits, 60)
 {
 	uint8_t *src, *fx;
 	struct epm_run r;
-	pid_t churn;
 	int i, round;
 
 	REQUIRE_RUN();
@@ -2015,7 +2019,7 @@ TEST_F_TIMEOUT(vmx, guest_fpu_kept_across_exits, 60)
 	fx = src + SZ_4K;
 	for (i = 0; i < 128; i++)
 		src[i] = 0xa0 ^ (i * 7);
-	churn = start_fpu_churn(sched_getcpu(), 0x90);
+	self->churn = start_fpu_churn(sched_getcpu(), 0x90);
 	for (round = 0; round < 2; round++) {
 		memset(fx, 0xee, 512);
 		run_prep(&r, EPM_MODE_PROT32, GPA_CODE);
@@ -2035,7 +2039,8 @@ TEST_F_TIMEOUT(vmx, guest_fpu_kept_across_exits, 60)
 		expect_hlt(_metadata, 0, &r, GPA_CODE + GUEST_LEN(g_fpu_keep));
 		expect_fpu_kept(_metadata, fx, src);
 	}
-	stop_child(churn);
+	stop_child(self->churn);
+	self->churn = 0;
 
 	/* kept from one RUN to the next too, until EPM_RUN_RESET */
 	ASSERT_EQ(0, epm_unmap_at(self->fd, GPA_CODE, SZ_4K));
