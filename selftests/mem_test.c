@@ -30,6 +30,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -153,8 +155,8 @@ static const char *thp_setting(void)
 	return buf;
 }
 
-/* VmLck of this process in kB (what account_locked_vm() charged), or -1. */
-static long vmlck_kb(void)
+/* VmPin of this process in kB (where MAP's pins show), or -1. */
+static long vmpin_kb(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	char line[256];
@@ -163,7 +165,7 @@ static long vmlck_kb(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "VmLck: %ld", &kb) == 1)
+		if (sscanf(line, "VmPin: %ld", &kb) == 1)
 			break;
 	}
 	fclose(f);
@@ -282,7 +284,7 @@ static int in_child(struct __test_metadata *_metadata, child_fn fn, void *arg)
 FIXTURE(mem) {
 	int fd;
 	long long pins;		/* pins held when the test began */
-	long lck;		/* VmLck (kB) when the test began */
+	long lck;		/* VmPin (kB) when the test began */
 };
 
 FIXTURE_SETUP(mem)
@@ -292,7 +294,7 @@ FIXTURE_SETUP(mem)
 	ASSERT_LE(0, self->pins)
 		TH_LOG("no pin counters (/proc/vmstat, stat_refresh): %s",
 		       strerror(errno));
-	self->lck = vmlck_kb();
+	self->lck = vmpin_kb();
 	ASSERT_LE(0, self->lck);
 	self->fd = epm_open_dev();
 	ASSERT_LE(0, self->fd)
@@ -309,9 +311,9 @@ FIXTURE_TEARDOWN(mem)
 #define ASSERT_PINS(pages) \
 	ASSERT_EQ(self->pins + (long long)(pages), epm_pins_exact())
 
-/* VmLck now, relative to the start of the test. */
+/* VmPin now, relative to the start of the test. */
 #define ASSERT_LOCKED(bytes) \
-	ASSERT_EQ(self->lck + (long)((bytes) / 1024), vmlck_kb())
+	ASSERT_EQ(self->lck + (long)((bytes) / 1024), vmpin_kb())
 
 /* ---- leaf sizes from THP and hugetlbfs ---------------------------------- */
 
@@ -949,13 +951,54 @@ TEST_F(mem, killed_child_unpins)
 	ASSERT_PINS(0);
 }
 
+/* ---- files handed on: SCM_RIGHTS ------------------------------------------ */
+
+/* Send @fd and @len bytes of @data over the UNIX socket @sock. */
+static int send_fd(int sock, int fd, const void *data, size_t len)
+{
+	char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl, .msg_controllen = sizeof(ctl),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == (ssize_t)len ? 0 : -1;
+}
+
+/* The fd sent by send_fd(), its data in @data; -1 on failure. */
+static int recv_fd(int sock, void *data, size_t len)
+{
+	char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = data, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl, .msg_controllen = sizeof(ctl),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != (ssize_t)len)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
 /* ---- RLIMIT_MEMLOCK ------------------------------------------------------ */
 
 static void memlock_limited(struct __test_metadata *_metadata, void *arg)
 {
 	const uint64_t limit = *(uint64_t *)arg;
 	long long pins = epm_pins_exact();
-	long lck = vmlck_kb();
+	long lck = vmpin_kb();
 	char *buf = alloc_4k(4 * limit);
 	struct epm_snap before, after;
 	struct rlimit rl;
@@ -963,8 +1006,10 @@ static void memlock_limited(struct __test_metadata *_metadata, void *arg)
 
 	ASSERT_NE(NULL, buf);
 	ASSERT_LE(0, lck);
+	/* the charge is the opening user's: one nobody else has starts at 0 */
+	ASSERT_EQ(0, epm_become_user(EPM_TEST_UID_MEMLOCK));
 	ASSERT_EQ(0, epm_cap_drop(CAP_IPC_LOCK));
-	rl.rlim_cur = lck * 1024 + limit;
+	rl.rlim_cur = limit;
 	rl.rlim_max = rl.rlim_cur;
 	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
 	fd = epm_open_dev();
@@ -978,11 +1023,11 @@ static void memlock_limited(struct __test_metadata *_metadata, void *arg)
 	epm_snap_free(&before);
 	assert_stats(_metadata, fd, 1, 0, 0, 0);
 	ASSERT_EQ(pins, epm_pins_exact());
-	ASSERT_EQ(lck, vmlck_kb());
+	ASSERT_EQ(lck, vmpin_kb());
 
 	/* exactly the limit */
 	ASSERT_EQ(0, epm_map_at(fd, 0, limit, buf, RW));
-	ASSERT_EQ(lck + (long)(limit / 1024), vmlck_kb());
+	ASSERT_EQ(lck + (long)(limit / 1024), vmpin_kb());
 
 	/* one page more, in this file or another one of the same process */
 	ASSERT_EQ(0, snap_take(fd, 0, &before));
@@ -997,11 +1042,11 @@ static void memlock_limited(struct __test_metadata *_metadata, void *arg)
 	epm_snap_free(&before);
 	epm_snap_free(&after);
 	ASSERT_EQ(pins + (long long)PAGES(limit), epm_pins_exact());
-	ASSERT_EQ(lck + (long)(limit / 1024), vmlck_kb());
+	ASSERT_EQ(lck + (long)(limit / 1024), vmpin_kb());
 
 	/* a partial UNMAP returns its part of the charge */
 	ASSERT_EQ(0, epm_unmap_at(fd, 0, limit / 2));
-	ASSERT_EQ(lck + (long)(limit / 2 / 1024), vmlck_kb());
+	ASSERT_EQ(lck + (long)(limit / 2 / 1024), vmpin_kb());
 	ASSERT_EQ(0, epm_map_at(fd2, 0, limit / 2, buf + limit, RW));
 	ASSERT_EQ(-1, epm_map_at(fd, 2 * SZ_1G, SZ_4K, buf + 2 * limit, RW));
 	ASSERT_EQ(ENOMEM, errno);
@@ -1009,10 +1054,10 @@ static void memlock_limited(struct __test_metadata *_metadata, void *arg)
 	/* and all of it comes back: UNMAP and close */
 	ASSERT_EQ(0, epm_unmap_at(fd, 0, SZ_1G));
 	ASSERT_EQ(0, close(fd2));
-	ASSERT_EQ(lck, vmlck_kb());
+	ASSERT_EQ(lck, vmpin_kb());
 	ASSERT_EQ(0, epm_map_at(fd, 0, limit, buf + 3 * limit, RW));
 	ASSERT_EQ(0, close(fd));
-	ASSERT_EQ(lck, vmlck_kb());
+	ASSERT_EQ(lck, vmpin_kb());
 	ASSERT_EQ(pins, epm_pins_exact());
 }
 
@@ -1027,22 +1072,22 @@ TEST_F(mem, memlock_limit_without_cap_ipc_lock)
 static void memlock_privileged(struct __test_metadata *_metadata, void *arg)
 {
 	const uint64_t limit = *(uint64_t *)arg;
-	long lck = vmlck_kb();
+	long lck = vmpin_kb();
 	char *buf = alloc_4k(2 * limit);
 	struct rlimit rl;
 	int fd;
 
 	ASSERT_NE(NULL, buf);
-	rl.rlim_cur = lck * 1024 + limit;
+	rl.rlim_cur = limit;
 	rl.rlim_max = rl.rlim_cur;
 	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
 	fd = epm_open_dev();
 	ASSERT_LE(0, fd);
 	/* CAP_IPC_LOCK lifts the limit but the pages are still charged */
 	ASSERT_EQ(0, epm_map_at(fd, 0, 2 * limit, buf, RW));
-	ASSERT_EQ(lck + (long)(2 * limit / 1024), vmlck_kb());
+	ASSERT_EQ(lck + (long)(2 * limit / 1024), vmpin_kb());
 	ASSERT_EQ(0, close(fd));
-	ASSERT_EQ(lck, vmlck_kb());
+	ASSERT_EQ(lck, vmpin_kb());
 }
 
 TEST_F(mem, memlock_limit_ignored_with_cap_ipc_lock)
@@ -1051,6 +1096,222 @@ TEST_F(mem, memlock_limit_ignored_with_cap_ipc_lock)
 
 	ASSERT_EQ(0, in_child(_metadata, memlock_privileged, &limit));
 	ASSERT_PINS(0);
+}
+
+/*
+ * The charge outlives the opener's mm. LIMIT is each test's RLIMIT_MEMLOCK
+ * and what its first file maps; the user (a uid of its own) starts at 0.
+ */
+#define CHARGE_LIMIT	(64 * SZ_4K)
+#define EXEC_ROUNDS	3
+
+/* Become @uid without CAP_IPC_LOCK, limited to CHARGE_LIMIT. 0 or -1. */
+static int charge_limited(uid_t uid)
+{
+	struct rlimit rl = {
+		.rlim_cur = CHARGE_LIMIT, .rlim_max = CHARGE_LIMIT,
+	};
+
+	if (epm_become_user(uid) || epm_cap_drop(CAP_IPC_LOCK))
+		return -1;
+	return setrlimit(RLIMIT_MEMLOCK, &rl);
+}
+
+/* What each round of the exec loop saw, sent up a pipe. */
+struct exec_report {
+	int round;
+	int map_ret, map_errno;		/* a new file, CHARGE_LIMIT */
+	int old_ret, old_errno;		/* the first file, 4K more */
+	uint64_t old_pinned;		/* the first file's pinned_pages */
+	long long pins;			/* pins held, system-wide */
+};
+
+/*
+ * One round of the exec loop: this binary re-executed by itself with
+ * EPM_EXEC_ROUND set. It runs before main() and never returns.
+ */
+static void __attribute__((constructor)) exec_round(void)
+{
+	const char *r = getenv("EPM_EXEC_ROUND");
+	struct exec_report rep = { 0 };
+	struct epm_stats st;
+	char *buf, next[16];
+	int fd0, out, fd;
+
+	if (!r)
+		return;
+	rep.round = atoi(r);
+	fd0 = atoi(getenv("EPM_EXEC_FD0"));
+	out = atoi(getenv("EPM_EXEC_OUT"));
+	/* exec with euid 0 gave the capabilities back: drop it again */
+	if (epm_cap_drop(CAP_IPC_LOCK))
+		_exit(10);
+	buf = epm_alloc(CHARGE_LIMIT + SZ_4K, SZ_4K, MADV_NOHUGEPAGE);
+	if (!buf)
+		_exit(11);
+	rep.old_ret = epm_map_at(fd0, CHARGE_LIMIT, SZ_4K, buf, RW);
+	rep.old_errno = errno;
+	rep.old_pinned = epm_stats_of(fd0, &st) ? ~0ULL : st.pinned_pages;
+	/* no O_CLOEXEC: this file too lives on through the next exec */
+	fd = open(EPM_DEV, O_RDWR);
+	if (fd < 0)
+		_exit(12);
+	rep.map_ret = epm_map_at(fd, 0, CHARGE_LIMIT, buf, RW);
+	rep.map_errno = errno;
+	rep.pins = epm_pins_exact();
+	if (write(out, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(13);
+	if (rep.round < EXEC_ROUNDS) {
+		snprintf(next, sizeof(next), "%d", rep.round + 1);
+		setenv("EPM_EXEC_ROUND", next, 1);
+		execl("/proc/self/exe", "mem_test", (char *)NULL);
+		_exit(14);
+	}
+	_exit(0);
+}
+
+/* Round 0: open (no O_CLOEXEC), map CHARGE_LIMIT, exec round 1. */
+static void exec_loop_start(struct __test_metadata *_metadata, void *arg)
+{
+	int out = *(int *)arg, fd;
+	char *buf = alloc_4k(CHARGE_LIMIT);
+	char num[16];
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, charge_limited(EPM_TEST_UID_EXEC));
+	fd = open(EPM_DEV, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, epm_map_at(fd, 0, CHARGE_LIMIT, buf, RW));
+	snprintf(num, sizeof(num), "%d", fd);
+	setenv("EPM_EXEC_FD0", num, 1);
+	snprintf(num, sizeof(num), "%d", out);
+	setenv("EPM_EXEC_OUT", num, 1);
+	setenv("EPM_EXEC_ROUND", "1", 1);
+	execl("/proc/self/exe", "mem_test", (char *)NULL);
+	TH_LOG("exec: %s", strerror(errno));
+	ASSERT_TRUE(false);
+}
+
+/* After the others: the user's charge is exactly 0 again. */
+static void charge_back_to_zero(struct __test_metadata *_metadata, void *arg)
+{
+	uid_t uid = *(uid_t *)arg;
+	char *buf = alloc_4k(CHARGE_LIMIT + SZ_4K);
+	int fd;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, charge_limited(uid));
+	fd = epm_open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, epm_map_at(fd, 0, CHARGE_LIMIT, buf, RW));
+	ASSERT_EQ(-1, epm_map_at(fd, CHARGE_LIMIT, SZ_4K, buf + CHARGE_LIMIT,
+				 RW));
+	ASSERT_EQ(ENOMEM, errno);
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * exec without O_CLOEXEC keeps the file, and its pins, while the old mm
+ * goes: the charge must stay too, or each round could pin CHARGE_LIMIT
+ * more without CAP_IPC_LOCK.
+ */
+TEST_F(mem, exec_loop_cannot_pin_beyond_memlock)
+{
+	struct exec_report rep;
+	uid_t uid = EPM_TEST_UID_EXEC;
+	int p[2], status, rounds = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(p));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(p[0]);
+		exec_loop_start(_metadata, &p[1]);
+		_exit(1);
+	}
+	close(p[1]);
+	while (read(p[0], &rep, sizeof(rep)) == sizeof(rep)) {
+		rounds++;
+		EXPECT_EQ(rounds, rep.round);
+		/* the file from before the exec: pinned, charged, not ours */
+		EXPECT_EQ(PAGES(CHARGE_LIMIT), rep.old_pinned)
+			TH_LOG("round %d", rep.round);
+		EXPECT_EQ(-1, rep.old_ret) TH_LOG("round %d", rep.round);
+		EXPECT_EQ(EPERM, rep.old_errno) TH_LOG("round %d", rep.round);
+		/* so a new file of the new mm finds the limit reached */
+		EXPECT_EQ(-1, rep.map_ret)
+			TH_LOG("round %d: MAP of %llu KiB beyond RLIMIT_MEMLOCK succeeded",
+			       rep.round, CHARGE_LIMIT / 1024);
+		EXPECT_EQ(ENOMEM, rep.map_errno) TH_LOG("round %d", rep.round);
+		EXPECT_EQ(self->pins + (long long)PAGES(CHARGE_LIMIT), rep.pins)
+			TH_LOG("round %d: pins held", rep.round);
+	}
+	close(p[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(EXEC_ROUNDS, rounds);
+	ASSERT_PINS(0);
+	ASSERT_EQ(0, in_child(_metadata, charge_back_to_zero, &uid));
+	ASSERT_PINS(0);
+}
+
+/* Open, map CHARGE_LIMIT, pass the file over @arg's socket, exit. */
+static void map_and_pass_on(struct __test_metadata *_metadata, void *arg)
+{
+	int sock = *(int *)arg, fd;
+	char *buf = alloc_4k(CHARGE_LIMIT);
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, charge_limited(EPM_TEST_UID_EXIT));
+	fd = epm_open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, epm_map_at(fd, 0, CHARGE_LIMIT, buf, RW));
+	ASSERT_EQ(0, send_fd(sock, fd, "f", 1));
+}
+
+/* While another process holds the file, the user has no room left. */
+static void limit_still_reached(struct __test_metadata *_metadata, void *arg)
+{
+	char *buf = alloc_4k(SZ_4K);
+	int fd;
+
+	(void)arg;
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, charge_limited(EPM_TEST_UID_EXIT));
+	fd = epm_open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(-1, epm_map_at(fd, 0, SZ_4K, buf, RW))
+		TH_LOG("the opener's exit gave its charge back while its pins stay");
+	ASSERT_EQ(ENOMEM, errno);
+	ASSERT_EQ(0, close(fd));
+}
+
+TEST_F(mem, opener_exit_leaves_the_charge_with_the_file)
+{
+	uid_t uid = EPM_TEST_UID_EXIT;
+	struct epm_stats st;
+	int sv[2], fd;
+	char byte;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, in_child(_metadata, map_and_pass_on, &sv[0]));
+	fd = recv_fd(sv[1], &byte, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_PINS(PAGES(CHARGE_LIMIT));
+	ASSERT_EQ(0, epm_stats_of(fd, &st));
+	ASSERT_EQ(PAGES(CHARGE_LIMIT), st.pinned_pages);
+	ASSERT_EQ(0, in_child(_metadata, limit_still_reached, NULL));
+	/* the last close gives the whole charge back */
+	ASSERT_EQ(0, close(fd));
+	ASSERT_PINS(0);
+	ASSERT_EQ(0, in_child(_metadata, charge_back_to_zero, &uid));
+	ASSERT_PINS(0);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* ---- privilege ------------------------------------------------------------ */

@@ -10,10 +10,12 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -72,6 +74,7 @@ static int epm_open(struct inode *inode, struct file *file)
 	mutex_init(&sp->lock);
 	sp->mm = current->mm;
 	mmgrab(sp->mm);
+	sp->user = get_uid(current_user());
 	file->private_data = sp;
 	return 0;
 }
@@ -82,6 +85,7 @@ static int epm_release(struct inode *inode, struct file *file)
 
 	epm_mem_destroy(sp);
 	epm_vmx_free(sp);
+	free_uid(sp->user);
 	mmdrop(sp->mm);
 	mutex_destroy(&sp->lock);
 	kfree(sp);

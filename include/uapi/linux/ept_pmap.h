@@ -20,6 +20,19 @@
  *    every table entry included), as in /proc/self/pagemap.
  *  - Unknown commands fail with ENOTTY.
  *
+ * Pinned memory:
+ *	Every page MAP pins stays pinned until UNMAP or the last close() of
+ *	the file, whatever happens to the process that mapped it: the file
+ *	may outlive it (a fork child or an SCM_RIGHTS receiver keeps it, or
+ *	the opener execs without O_CLOEXEC). So the pins are charged to the
+ *	user (real uid) that opened the file, which lives as long as the
+ *	file, not to its mm: the user's sum of such pins (user_struct
+ *	locked_vm, shared with io_uring's registered buffers) must stay
+ *	within the RLIMIT_MEMLOCK of the process calling MAP, unless it has
+ *	CAP_IPC_LOCK; UNMAP and close() give the charge back, each page
+ *	exactly once. While the opener's mm lives the pages also show in
+ *	its VmPin (/proc/PID/status), not in VmLck.
+ *
  * Commands:
  *
  * EPM_IOC_VERSION
@@ -32,10 +45,9 @@
  * EPM_IOC_MAP (struct epm_map, in)
  *	Map [gpa, gpa + size) to the caller's memory at uaddr (page aligned,
  *	anonymous or hugetlbfs memory of this process). The pages are pinned
- *	(with write access when EPM_PERM_W is asked) and charged to
- *	RLIMIT_MEMLOCK unless the caller has CAP_IPC_LOCK. Leaves are the
- *	largest that alignment, physical contiguity, max_page and the CPU
- *	allow. Errors: EEXIST (part of the range is mapped), ENOMEM (out of
+ *	(with write access when EPM_PERM_W is asked) and charged as below
+ *	("Pinned memory"). Leaves are the largest that alignment, physical
+ *	contiguity, max_page and the CPU allow. Errors: EEXIST (part of the range is mapped), ENOMEM (out of
  *	memory or over RLIMIT_MEMLOCK), EFAULT (uaddr not mapped, or not
  *	writable when W is asked), EOPNOTSUPP (file-backed or I/O memory,
  *	execute-only without CPU support), EINVAL (bad range, perm W without
