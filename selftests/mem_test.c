@@ -1321,6 +1321,9 @@ TEST_F(mem, opener_exit_leaves_the_charge_with_the_file)
 /* What root saw, for a child without CAP_SYS_ADMIN to compare with. */
 struct seen {
 	int fd;
+	int sock;		/* SCM_RIGHTS: the fd travels over it */
+	char *plain, *thp;	/* what map_and_look() mapped */
+	struct epm_eptp eptp;
 	void *mine;		/* a buffer of the opener's, 16 pages */
 	uint64_t gpa[PROBES];
 	struct epm_query q[PROBES];
@@ -1339,6 +1342,8 @@ static void map_and_look(struct __test_metadata *_metadata, struct seen *v)
 
 	ASSERT_NE(NULL, plain);
 	ASSERT_NE(NULL, thp);
+	v->plain = plain;
+	v->thp = thp;
 	ASSERT_EQ(0, epm_map_at(v->fd, 0x200000, 16 * SZ_4K, plain, RW));
 	ASSERT_EQ(0, epm_map_at(v->fd, SZ_1G, SZ_2M, thp,
 				EPM_PERM_R | EPM_PERM_X));
@@ -1352,18 +1357,21 @@ static void map_and_look(struct __test_metadata *_metadata, struct seen *v)
 	ASSERT_LT(0u, v->s.n);
 }
 
-static void look_unprivileged(struct __test_metadata *_metadata, void *arg)
+/*
+ * Through @fd, what map_and_look() saw in @v with every address zeroed:
+ * @fd holds the same mappings of the same memory as v->fd.
+ */
+static void look_hidden(struct __test_metadata *_metadata,
+			const struct seen *v, int fd)
 {
-	struct seen *v = arg;
 	struct epm_query q;
 	struct epm_snap s;
 	size_t i, l;
 
-	ASSERT_EQ(0, epm_cap_drop(CAP_SYS_ADMIN));
 	for (i = 0; i < PROBES; i++) {
 		const struct epm_query *r = &v->q[i];
 
-		ASSERT_EQ(0, epm_query_at(v->fd, v->gpa[i], &q));
+		ASSERT_EQ(0, epm_query_at(fd, v->gpa[i], &q));
 		EXPECT_EQ(0u, q.hpa)
 			TH_LOG("gpa 0x%llx", (unsigned long long)v->gpa[i]);
 		EXPECT_EQ(r->level, q.level);
@@ -1383,7 +1391,7 @@ static void look_unprivileged(struct __test_metadata *_metadata, void *arg)
 		}
 	}
 
-	ASSERT_EQ(0, snap_take(v->fd, 0, &s));
+	ASSERT_EQ(0, snap_take(fd, 0, &s));
 	ASSERT_EQ(v->s.n, s.n);
 	for (i = 0; i < s.n; i++) {
 		const struct epm_dump_entry *r = &v->s.e[i], *e = &s.e[i];
@@ -1398,24 +1406,65 @@ static void look_unprivileged(struct __test_metadata *_metadata, void *arg)
 		ASSERT_TRUE(_metadata->passed) TH_LOG("dump entry %zu", i);
 	}
 	epm_snap_free(&s);
-	ASSERT_EQ(0, epm_check_count(v->fd));
+	ASSERT_EQ(0, epm_check_count(fd));
 }
 
-TEST_F(mem, addresses_hidden_without_cap_sys_admin)
+/* Capabilities are per thread: open the device from one without the cap. */
+static void *open_without_sys_admin_run(void *arg)
+{
+	int *fd = arg;
+
+	*fd = epm_cap_drop(CAP_SYS_ADMIN) ? -1 : epm_open_dev();
+	return NULL;
+}
+
+/* A file of this process (same mm) whose opener lacked CAP_SYS_ADMIN. */
+static int open_without_sys_admin(void)
+{
+	pthread_t tid;
+	int fd = -1;
+
+	if (pthread_create(&tid, NULL, open_without_sys_admin_run, &fd))
+		return -1;
+	pthread_join(tid, NULL);
+	return fd;
+}
+
+/*
+ * Visibility is the opener's: this process keeps CAP_SYS_ADMIN, yet sees
+ * no address through the file its unprivileged thread opened, and exactly
+ * what the privileged file shows otherwise (same memory, same gpas).
+ */
+TEST_F(mem, addresses_hidden_in_a_file_opened_without_cap_sys_admin)
 {
 	struct seen v = { .fd = self->fd };
+	struct epm_eptp e = { 0 };
+	int fd = open_without_sys_admin();
 
+	ASSERT_LE(0, fd) TH_LOG("open without CAP_SYS_ADMIN: %s",
+				strerror(errno));
 	map_and_look(_metadata, &v);
-	ASSERT_EQ(0, in_child(_metadata, look_unprivileged, &v));
+	ASSERT_EQ(0, epm_map_at(fd, 0x200000, 16 * SZ_4K, v.plain, RW));
+	ASSERT_EQ(0, epm_map_at(fd, SZ_1G, SZ_2M, v.thp,
+				EPM_PERM_R | EPM_PERM_X));
+	look_hidden(_metadata, &v, fd);
+	ASSERT_EQ(-1, ioctl(fd, EPM_IOC_EPTP, &e));
+	ASSERT_EQ(EPERM, errno);
+	EXPECT_EQ(0u, e.eptp);
+	EXPECT_EQ(0u, e.kpt_root);
+	ASSERT_EQ(0, close(fd));
 	epm_snap_free(&v.s);
 }
 
 static void eptp_unprivileged(struct __test_metadata *_metadata, void *arg)
 {
 	struct epm_eptp e = { 0 };
-	int fd = *(int *)arg;
+	int fd;
 
+	(void)arg;
 	ASSERT_EQ(0, epm_cap_drop(CAP_SYS_ADMIN));
+	fd = epm_open_dev();
+	ASSERT_LE(0, fd);
 	ASSERT_EQ(-1, ioctl(fd, EPM_IOC_EPTP, &e));
 	ASSERT_EQ(EPERM, errno);
 	e.flags = EPM_EPTP_AD;
@@ -1425,9 +1474,123 @@ static void eptp_unprivileged(struct __test_metadata *_metadata, void *arg)
 	EXPECT_EQ(0u, e.kpt_root);
 }
 
-TEST_F(mem, eptp_eperm_without_cap_sys_admin)
+TEST_F(mem, eptp_eperm_in_a_file_opened_without_cap_sys_admin)
 {
-	ASSERT_EQ(0, in_child(_metadata, eptp_unprivileged, &self->fd));
+	ASSERT_EQ(0, in_child(_metadata, eptp_unprivileged, NULL));
+}
+
+/* Without CAP_SYS_ADMIN, through the passed file: all the opener saw. */
+static void look_as_the_opener(struct __test_metadata *_metadata, void *arg)
+{
+	struct seen *v = arg;
+	struct epm_eptp e = { 0 };
+	struct epm_query q;
+	struct epm_snap s;
+	char byte;
+	int fd, i;
+
+	ASSERT_EQ(0, epm_cap_drop(CAP_SYS_ADMIN));
+	/* only the file that came over the socket: not fork's copy */
+	ASSERT_EQ(0, close(v->fd));
+	fd = recv_fd(v->sock, &byte, 1);
+	ASSERT_LE(0, fd) TH_LOG("SCM_RIGHTS: %s", strerror(errno));
+	for (i = 0; i < PROBES; i++) {
+		ASSERT_EQ(0, epm_query_at(fd, v->gpa[i], &q));
+		ASSERT_EQ(0, memcmp(&v->q[i], &q, sizeof(q)))
+			TH_LOG("gpa 0x%llx", (unsigned long long)v->gpa[i]);
+	}
+	ASSERT_NE(0u, q.kpte[3] & PTE_ADDR);
+	ASSERT_EQ(0, snap_take(fd, 0, &s));
+	ASSERT_TRUE(epm_snap_equal(&v->s, &s));
+	epm_snap_free(&s);
+	ASSERT_EQ(0, ioctl(fd, EPM_IOC_EPTP, &e));
+	ASSERT_EQ(v->eptp.eptp, e.eptp);
+	ASSERT_EQ(v->eptp.kpt_root, e.kpt_root);
+}
+
+TEST_F(mem, root_opened_file_shows_addresses_to_an_unprivileged_receiver)
+{
+	struct seen v = { .fd = self->fd };
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv));
+	map_and_look(_metadata, &v);
+	ASSERT_EQ(0, ioctl(self->fd, EPM_IOC_EPTP, &v.eptp));
+	ASSERT_NE(0u, v.eptp.kpt_root);
+	v.sock = sv[1];
+	/* the message waits in the socket until the child takes it */
+	ASSERT_EQ(0, send_fd(sv[0], self->fd, "f", 1));
+	ASSERT_EQ(0, in_child(_metadata, look_as_the_opener, &v));
+	epm_snap_free(&v.s);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+struct handoff {
+	int sock;
+	struct epm_query q;	/* what the opener saw */
+};
+
+#define HANDOFF_GPA	0x203000ULL
+
+/* Open without CAP_SYS_ADMIN, map, look, pass the file on and exit. */
+static void open_map_pass(struct __test_metadata *_metadata, void *arg)
+{
+	struct handoff *h = arg;
+	char *plain = alloc_4k(16 * SZ_4K);
+	int fd, l;
+
+	ASSERT_NE(NULL, plain);
+	ASSERT_EQ(0, epm_cap_drop(CAP_SYS_ADMIN));
+	fd = epm_open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, epm_map_at(fd, 0x200000, 16 * SZ_4K, plain, RW));
+	ASSERT_EQ(0, epm_query_at(fd, HANDOFF_GPA, &h->q));
+	ASSERT_EQ(1u, h->q.level);
+	ASSERT_EQ(0u, h->q.hpa);
+	for (l = 0; l < 4; l++) {
+		ASSERT_EQ(0u, h->q.kpte[l] & PTE_ADDR);
+		ASSERT_EQ(0u, h->q.epte[l] & PTE_ADDR);
+	}
+	ASSERT_EQ(0, send_fd(h->sock, fd, &h->q, sizeof(h->q)));
+}
+
+TEST_F(mem, unprivileged_file_hides_addresses_from_a_root_receiver)
+{
+	struct handoff h;
+	struct epm_query q, sent;
+	struct epm_eptp e = { 0 };
+	struct epm_snap s;
+	struct epm_stats st;
+	int sv[2], fd;
+	size_t i;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv));
+	h.sock = sv[0];
+	ASSERT_EQ(0, in_child(_metadata, open_map_pass, &h));
+	fd = recv_fd(sv[1], &sent, sizeof(sent));
+	ASSERT_LE(0, fd) TH_LOG("SCM_RIGHTS: %s", strerror(errno));
+	/* the opener is gone; its pins stay with the file */
+	ASSERT_PINS(16);
+	ASSERT_EQ(0, epm_stats_of(fd, &st));
+	ASSERT_EQ(16u, st.pinned_pages);
+	/* root, with CAP_SYS_ADMIN, sees what the opener saw */
+	ASSERT_EQ(0, epm_query_at(fd, HANDOFF_GPA, &q));
+	ASSERT_EQ(0, memcmp(&sent, &q, sizeof(q)));
+	ASSERT_EQ(0, snap_take(fd, 0, &s));
+	ASSERT_EQ(19u, s.n);	/* PML4E, PDPTE, PDE, 16 PTEs */
+	for (i = 0; i < s.n; i++) {
+		ASSERT_EQ(0u, s.e[i].kpte & PTE_ADDR) TH_LOG("entry %zu", i);
+		ASSERT_EQ(0u, s.e[i].epte & PTE_ADDR) TH_LOG("entry %zu", i);
+	}
+	epm_snap_free(&s);
+	ASSERT_EQ(-1, ioctl(fd, EPM_IOC_EPTP, &e));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(0, epm_check_count(fd));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_PINS(0);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST_F(mem, eptp_and_table_addresses_consistent)

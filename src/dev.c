@@ -52,7 +52,7 @@ static bool epm_zero(const void *p, size_t n)
 	return !memchr_inv(p, 0, n);
 }
 
-/* Host-physical addresses are for CAP_SYS_ADMIN only. */
+/* Host-physical addresses are for files opened with CAP_SYS_ADMIN only. */
 static u64 epm_hide_pa(u64 pte, bool admin)
 {
 	return admin ? pte : pte & ~EPM_PTE_ADDR;
@@ -75,6 +75,13 @@ static int epm_open(struct inode *inode, struct file *file)
 	sp->mm = current->mm;
 	mmgrab(sp->mm);
 	sp->user = get_uid(current_user());
+	/*
+	 * Decided once, from the opener's credentials, as /proc/PID/pagemap
+	 * does: a file handed on (fork, SCM_RIGHTS) shows what it showed its
+	 * opener, whoever calls, and an unprivileged caller costs no audit
+	 * record per call.
+	 */
+	sp->admin = file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN);
 	file->private_data = sp;
 	return 0;
 }
@@ -211,7 +218,7 @@ static u8 epm_uapi_memtype(u32 attr)
 
 static long epm_ioc_query(struct epm_space *sp, void __user *argp)
 {
-	bool admin = capable(CAP_SYS_ADMIN);
+	bool admin = sp->admin;
 	struct epm_query q;
 	struct epm_xlate x;
 	unsigned int l;
@@ -342,7 +349,7 @@ static long epm_ioc_dump(struct epm_space *sp, void __user *argp)
 	ds->room = d.count;
 	ds->cursor = EPM_DUMP_DONE;
 	ds->leaves = d.flags & EPM_DUMP_LEAVES;
-	ds->admin = capable(CAP_SYS_ADMIN);
+	ds->admin = sp->admin;
 
 	mutex_lock(&sp->lock);
 	ret = epm_for_each(&sp->pm, ds->resume_gpa,
@@ -363,7 +370,7 @@ static long epm_ioc_dump(struct epm_space *sp, void __user *argp)
 
 static long epm_ioc_check(struct epm_space *sp, void __user *argp)
 {
-	bool admin = capable(CAP_SYS_ADMIN);
+	bool admin = sp->admin;
 	struct epm_mismatch first = { 0 };
 	struct epm_check c;
 
@@ -393,8 +400,10 @@ static long epm_ioc_eptp(struct epm_space *sp, void __user *argp)
 {
 	struct epm_eptp e;
 
-	if (!capable(CAP_SYS_ADMIN))
+	if (!sp->admin) {
+		pr_info_ratelimited("EPTP: the file was opened without CAP_SYS_ADMIN\n");
 		return -EPERM;
+	}
 	if (copy_from_user(&e, argp, sizeof(e)))
 		return -EFAULT;
 	if (e.flags & ~EPM_EPTP_ALL || e.pad || e.eptp || e.kpt_root ||

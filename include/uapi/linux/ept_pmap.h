@@ -15,9 +15,15 @@
  *  - A command either does all it was asked or changes nothing.
  *  - Guest-physical addresses (gpa) are 48 bits: 4 KiB aligned, sizes a
  *    non-zero multiple of 4 KiB, gpa + size <= 2^48; else EINVAL.
- *  - Host-physical addresses (in QUERY, DUMP, EPTP) are only shown to
- *    CAP_SYS_ADMIN; for others they read as zero (address bits 51:12 of
- *    every table entry included), as in /proc/self/pagemap.
+ *  - Host-physical addresses (in QUERY, DUMP, CHECK, EPTP) are shown only
+ *    through a file opened by a process with CAP_SYS_ADMIN (in the initial
+ *    user namespace), decided once at open() from the opener's
+ *    credentials, as /proc/PID/pagemap does: whoever later calls on the
+ *    file (a fork child, a process it was passed to with SCM_RIGHTS, the
+ *    opener after dropping the capability) sees what the opener would,
+ *    and a privileged caller sees no more through a file opened without
+ *    the capability. Otherwise they read as zero (address bits 51:12 of
+ *    every table entry included) and EPTP fails with EPERM.
  *  - Unknown commands fail with ENOTTY.
  *
  * Pinned memory:
@@ -83,8 +89,9 @@
  *
  * EPM_IOC_EPTP (struct epm_eptp, in: flags; out: eptp, kpt_root)
  *	The EPT pointer (WB, 4-level walk, A/D enable with EPM_EPTP_AD) and
- *	the KPT root's physical address (AMD nested CR3). CAP_SYS_ADMIN only,
- *	else EPERM; EPM_EPTP_AD without EPM_CAP_EPT_AD: EOPNOTSUPP.
+ *	the KPT root's physical address (AMD nested CR3). Only through a file
+ *	opened with CAP_SYS_ADMIN, else EPERM; EPM_EPTP_AD without
+ *	EPM_CAP_EPT_AD: EOPNOTSUPP.
  *
  * EPM_IOC_STATS (struct epm_stats, out)
  *	Table pairs and bytes, bytes mapped per leaf size, pinned pages,
