@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/userfaultfd.h>
 
 /* the harness is written for -Wall: its SIGALRM handler has an unused arg */
 #pragma GCC diagnostic push
@@ -2226,6 +2227,258 @@ TEST_F_TIMEOUT(mem, big_map_1g_at_4k, 300)
 	assert_stats(_metadata, self->fd, 1, 0, 0, 0);
 	ASSERT_PINS(0);
 	ASSERT_LOCKED(0);
+}
+
+/* ---- long calls: killed, and never holding the space hostage --------------- */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+#define KILL_AFTER_MS	20
+#define KILL_WITHIN_MS	100
+#define KILL_MAP_SIZE	(8 * SZ_1G)
+
+#ifndef MFD_HUGE_1GB
+#define MFD_HUGE_1GB	(30U << 26)
+#endif
+
+/*
+ * KILL_MAP_SIZE of present pages for the price of one: the lane's 1G
+ * hugetlbfs page in a memfd, mapped again and again, back to back
+ * (MAP_POPULATE: every PUD present, so pin_user_pages_fast() takes them
+ * all without faulting, and the exit has 8 entries to clear). NULL if
+ * there is no such page.
+ */
+static char *alias_hugetlb(void)
+{
+	int fd = memfd_create("epm-alias", MFD_CLOEXEC | MFD_HUGETLB |
+			      MFD_HUGE_1GB);
+	char *base;
+	uint64_t off;
+
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, SZ_1G))
+		goto err_close;
+	/* hugetlb MAP_FIXED wants 1G aligned addresses */
+	base = mmap(NULL, KILL_MAP_SIZE + SZ_1G, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		goto err_close;
+	base = (char *)(((uintptr_t)base + SZ_1G - 1) & ~(SZ_1G - 1));
+	for (off = 0; off < KILL_MAP_SIZE; off += SZ_1G) {
+		if (mmap(base + off, SZ_1G, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, 0) ==
+		    MAP_FAILED)
+			goto err_close;
+	}
+	close(fd);
+	return base;
+
+err_close:
+	close(fd);
+	return NULL;
+}
+
+/*
+ * One try: fork a child that maps KILL_MAP_SIZE, SIGKILL it KILL_AFTER_MS
+ * in. Returns ms from the signal until it was reaped, -1 if there is no
+ * 1G page, -2 if MAP was over before the signal (nothing to interrupt).
+ */
+static long long kill_mid_map(struct __test_metadata *_metadata)
+{
+	long long t0, t1;
+	int p[2], status;
+	char c = 0;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		char *buf = alias_hugetlb();
+		int fd = epm_open_dev();
+
+		c = buf && fd >= 0 ? 'r' : 'n';
+		if (write(p[1], &c, 1) != 1 || c != 'r')
+			_exit(1);
+		epm_map_sized(fd, 0, KILL_MAP_SIZE, buf, RW, EPM_MEMTYPE_WB,
+			      EPM_PAGE_4K);
+		c = 'd';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1 || c != 'r') {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		close(p[0]);
+		return -1;
+	}
+	usleep(KILL_AFTER_MS * 1000);
+	t0 = now_ms();
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	t1 = now_ms();
+	/* 'd': MAP was over before the signal */
+	c = 0;
+	if (read(p[0], &c, 1) == 1) {
+		close(p[0]);
+		return -2;
+	}
+	close(p[0]);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	return t1 - t0;
+}
+
+/*
+ * A long MAP of present pages (8 GiB at 4K leaves: pinning, then 4096
+ * page tables to build; 1 GiB takes only ~30 ms under TCG, too little to
+ * tell an interrupted MAP from a finished one) must end, and its process
+ * with it, within 100 ms of SIGKILL, every pin dropped. The 1G page is
+ * shared by the aliases, so the memory costs nothing to free at exit.
+ * The best of three tries counts: a busy host can stall the emulator for
+ * longer than that, while an uninterruptible MAP takes 500 ms or more
+ * every time.
+ */
+TEST_F(mem, sigkill_mid_long_map_ends_within_100ms)
+{
+	long long ms, best = -1;
+	int try;
+
+	for (try = 0; try < 3 && (best < 0 || best >= KILL_WITHIN_MS); try++) {
+		ms = kill_mid_map(_metadata);
+		if (ms == -1)
+			SKIP(return, "no hugetlbfs 1G page (boot with hugepagesz=1G hugepages=1)");
+		if (ms == -2)
+			SKIP(return, "MAP of %llu GiB ended within %d ms here: nothing to interrupt",
+			     KILL_MAP_SIZE / SZ_1G, KILL_AFTER_MS);
+		TH_LOG("SIGKILL %d ms into MAP of %llu GiB: the process ended %lld ms later",
+		       KILL_AFTER_MS, KILL_MAP_SIZE / SZ_1G, ms);
+		if (best < 0 || ms < best)
+			best = ms;
+		ASSERT_PINS(0);
+	}
+	ASSERT_GT(KILL_WITHIN_MS, best);
+}
+
+struct dump_call {
+	int fd;
+	struct epm_dump d;
+	int ret, err;
+};
+
+static void *dump_run(void *arg)
+{
+	struct dump_call *c = arg;
+
+	c->ret = ioctl(c->fd, EPM_IOC_DUMP, &c->d);
+	c->err = errno;
+	return NULL;
+}
+
+struct stats_call {
+	int fd;
+	struct epm_stats s;
+	int ret;
+	atomic_int done;
+};
+
+static void *stats_run(void *arg)
+{
+	struct stats_call *c = arg;
+
+	c->ret = epm_stats_of(c->fd, &c->s);
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+/*
+ * DUMP into a buffer whose page faults go to a userfaultfd that never
+ * answers: the DUMP waits, but STATS on the same file must not wait for
+ * it (more than 100 ms). Then the fault is answered and DUMP completes.
+ * More entries than one kernel batch (64), so that no version of DUMP
+ * can get away with copying only after the walk.
+ */
+#define STALL_PAGES	80u
+#define STALL_ENTRIES	(3u + STALL_PAGES)	/* PML4E, PDPTE, PDE, PTEs */
+TEST_F(mem, dump_into_a_stalled_userfaultfd_buffer_blocks_no_stats)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero = { 0 };
+	struct dump_call dc = { .fd = self->fd };
+	struct stats_call sc = { .fd = self->fd };
+	struct pollfd pfd;
+	struct uffd_msg msg;
+	struct epm_snap before;
+	pthread_t dump_tid, stats_tid;
+	char *plain = alloc_4k(STALL_PAGES * SZ_4K), *ubuf;
+	long long t0, waited;
+	int uffd;
+
+	ASSERT_NE(NULL, plain);
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd here: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	ubuf = mmap(NULL, 4 * SZ_4K, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ubuf);
+	reg.range.start = (uintptr_t)ubuf;
+	reg.range.len = 4 * SZ_4K;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	ASSERT_EQ(0, epm_map_at(self->fd, 0x200000, STALL_PAGES * SZ_4K, plain,
+				RW));
+	ASSERT_EQ(0, snap_take(self->fd, 0, &before));
+	ASSERT_EQ(STALL_ENTRIES, before.n);
+
+	dc.d.buf = (uintptr_t)ubuf;
+	dc.d.count = 2 * STALL_ENTRIES;
+	ASSERT_EQ(0, pthread_create(&dump_tid, NULL, dump_run, &dc));
+	/* DUMP's copy-out faulted: the fault is ours to answer (or not) */
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 5000)) TH_LOG("DUMP never faulted");
+	ASSERT_EQ((ssize_t)sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	t0 = now_ms();
+	ASSERT_EQ(0, pthread_create(&stats_tid, NULL, stats_run, &sc));
+	while (!atomic_load(&sc.done) && now_ms() - t0 < 1000)
+		usleep(1000);
+	waited = now_ms() - t0;
+
+	/* answer the fault: everything goes on, whatever was measured */
+	zero.range.start = msg.arg.pagefault.address & ~(SZ_4K - 1);
+	zero.range.len = SZ_4K;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+	pthread_join(stats_tid, NULL);
+	pthread_join(dump_tid, NULL);
+	close(uffd);
+
+	TH_LOG("STATS during the stalled DUMP took %lld ms", waited);
+	ASSERT_GT(100, waited);
+	ASSERT_EQ(0, sc.ret);
+	ASSERT_EQ(STALL_PAGES, sc.s.pinned_pages);
+	ASSERT_EQ(0, dc.ret) TH_LOG("DUMP: %s", strerror(dc.err));
+	ASSERT_EQ(STALL_ENTRIES, dc.d.count);
+	ASSERT_EQ(EPM_DUMP_DONE, dc.d.cursor);
+	ASSERT_EQ(0, memcmp(before.e, ubuf, STALL_ENTRIES * sizeof(*before.e)));
+	epm_snap_free(&before);
 }
 
 int main(int argc, char **argv)

@@ -258,32 +258,24 @@ static long epm_ioc_query(struct epm_space *sp, void __user *argp)
 	return copy_to_user(argp, &q, sizeof(q)) ? -EFAULT : 0;
 }
 
+/*
+ * DUMP gathers at most a batch of entries with the space locked, then
+ * copies them out with the lock dropped: a user buffer that faults slowly
+ * (or never, under userfaultfd) must not hold up RUN, UNMAP, STATS or
+ * close() of the space. Each batch resumes at the cursor of the last.
+ */
 #define EPM_DUMP_BATCH	64
 
 struct epm_dump_state {
 	struct epm_dump_entry batch[EPM_DUMP_BATCH];
 	unsigned int nr;		/* in batch */
+	unsigned int want;		/* entries this batch may take */
 	u64 resume_gpa;			/* skip entries before this key */
 	unsigned int resume_level;
-	struct epm_dump_entry __user *ubuf;
-	u32 room;			/* entries the user buffer still takes */
-	u32 written;
-	u64 cursor;			/* key of the first entry not written */
+	u64 cursor;			/* key of the first entry not taken */
 	bool leaves;
 	bool admin;
-	int err;
 };
-
-static int epm_dump_flush(struct epm_dump_state *ds)
-{
-	size_t n = ds->nr * sizeof(ds->batch[0]);
-
-	if (ds->nr && copy_to_user(ds->ubuf + ds->written, ds->batch, n))
-		return -EFAULT;
-	ds->written += ds->nr;
-	ds->nr = 0;
-	return 0;
-}
 
 /*
  * Entries come parents first in gpa order, so (gpa, 4 - level) orders them
@@ -299,7 +291,7 @@ static int epm_dump_visit(void *arg, const struct epm_entry *e)
 		return 0;
 	if (ds->leaves && !e->leaf)
 		return 0;
-	if (ds->written + ds->nr == ds->room) {
+	if (ds->nr == ds->want) {
 		ds->cursor = e->gpa | e->level;
 		return 1;
 	}
@@ -309,19 +301,22 @@ static int epm_dump_visit(void *arg, const struct epm_entry *e)
 	d->epte = epm_hide_pa(e->epte, ds->admin);
 	d->level = e->level;
 	d->leaf = e->leaf;
-	if (ds->nr == EPM_DUMP_BATCH) {
-		ds->err = epm_dump_flush(ds);
-		if (ds->err)
-			return 1;
-	}
 	return 0;
+}
+
+static void epm_dump_resume_at(struct epm_dump_state *ds, u64 cursor)
+{
+	ds->resume_gpa = cursor & PAGE_MASK;
+	ds->resume_level = (cursor & ~PAGE_MASK) ?: EPM_LEVELS;
 }
 
 static long epm_ioc_dump(struct epm_space *sp, void __user *argp)
 {
+	struct epm_dump_entry __user *ubuf;
 	struct epm_dump_state *ds;
 	struct epm_dump d;
-	long ret;
+	u32 written = 0;
+	long ret = 0;
 
 	if (copy_from_user(&d, argp, sizeof(d)))
 		return -EFAULT;
@@ -336,31 +331,36 @@ static long epm_ioc_dump(struct epm_space *sp, void __user *argp)
 	if ((d.cursor & ~PAGE_MASK) > EPM_LEVELS ||
 	    (d.cursor & PAGE_MASK) >= EPM_GPA_LIMIT)
 		return -EINVAL;
-	if (!access_ok(u64_to_user_ptr(d.buf),
-		       (u64)d.count * sizeof(struct epm_dump_entry)))
+	ubuf = u64_to_user_ptr(d.buf);
+	if (!access_ok(ubuf, (u64)d.count * sizeof(*ubuf)))
 		return -EFAULT;
 
 	ds = kzalloc(sizeof(*ds), GFP_KERNEL_ACCOUNT);
 	if (!ds)
 		return -ENOMEM;
-	ds->resume_gpa = d.cursor & PAGE_MASK;
-	ds->resume_level = (d.cursor & ~PAGE_MASK) ?: EPM_LEVELS;
-	ds->ubuf = u64_to_user_ptr(d.buf);
-	ds->room = d.count;
-	ds->cursor = EPM_DUMP_DONE;
 	ds->leaves = d.flags & EPM_DUMP_LEAVES;
 	ds->admin = sp->admin;
-
-	mutex_lock(&sp->lock);
-	ret = epm_for_each(&sp->pm, ds->resume_gpa,
-			   EPM_GPA_LIMIT - ds->resume_gpa, EPM_WALK_PRE,
-			   epm_dump_visit, ds);
-	mutex_unlock(&sp->lock);
-	ret = ds->err;
-	if (!ret)
-		ret = epm_dump_flush(ds);
+	ds->cursor = d.cursor;
+	do {
+		epm_dump_resume_at(ds, ds->cursor);
+		ds->nr = 0;
+		ds->want = min_t(u32, EPM_DUMP_BATCH, d.count - written);
+		ds->cursor = EPM_DUMP_DONE;
+		mutex_lock(&sp->lock);
+		epm_for_each(&sp->pm, ds->resume_gpa,
+			     EPM_GPA_LIMIT - ds->resume_gpa, EPM_WALK_PRE,
+			     epm_dump_visit, ds);
+		mutex_unlock(&sp->lock);
+		if (copy_to_user(ubuf + written, ds->batch,
+				 ds->nr * sizeof(ds->batch[0]))) {
+			ret = -EFAULT;
+			break;
+		}
+		written += ds->nr;
+		cond_resched();
+	} while (ds->cursor != EPM_DUMP_DONE && written < d.count);
 	if (!ret) {
-		d.count = ds->written;
+		d.count = written;
 		d.cursor = ds->cursor;
 		ret = copy_to_user(argp, &d, sizeof(d)) ? -EFAULT : 0;
 	}

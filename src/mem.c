@@ -38,6 +38,12 @@
  */
 #define EPM_CHUNK_PAGES	(EPM_SIZE_1G >> PAGE_SHIFT)
 
+/*
+ * pin_user_pages_fast() walks present pages with interrupts off and looks
+ * at no signal: pin this many at a time, then yield and look.
+ */
+#define EPM_PIN_BATCH	1024UL
+
 struct epm_pin_chunk {
 	struct page **pages;
 	unsigned long nr;
@@ -146,22 +152,30 @@ static int epm_mem_check_vmas(struct mm_struct *mm, u64 uaddr, u64 size,
 	return ret;
 }
 
+/*
+ * Pin the chunk's pages. Returns 0, or an errno with nothing pinned:
+ * EINTR when the caller is killed meanwhile.
+ */
 static int epm_pin_chunk(struct epm_pin_chunk *c, u64 uaddr,
 			 unsigned int gup_flags)
 {
 	unsigned long done = 0;
+	long ret;
 
 	while (done < c->nr) {
-		long ret = pin_user_pages_fast(uaddr + (done << PAGE_SHIFT),
-					       c->nr - done, gup_flags,
-					       c->pages + done);
-
+		ret = pin_user_pages_fast(uaddr + (done << PAGE_SHIFT),
+					  min(c->nr - done, EPM_PIN_BATCH),
+					  gup_flags, c->pages + done);
 		if (ret <= 0) {
-			if (done)
-				unpin_user_pages(c->pages, done);
-			return ret ? ret : -EFAULT;
+			ret = ret ? ret : -EFAULT;
+			goto err_unpin;
 		}
 		done += ret;
+		cond_resched();
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto err_unpin;
+		}
 	}
 	/*
 	 * The VMA check ran under a lock since dropped: another thread may
@@ -179,12 +193,19 @@ static int epm_pin_chunk(struct epm_pin_chunk *c, u64 uaddr,
 		}
 	}
 	return 0;
+
+err_unpin:
+	if (done)
+		unpin_user_pages(c->pages, done);
+	return ret;
 }
 
 /*
  * Pin [uaddr, uaddr + size) and map it at [gpa, gpa + size). Arguments are
  * validated by the caller. All or nothing: on failure every page pinned so
  * far is unpinned, every leaf built is gone and nothing stays charged.
+ * A fatal signal stops it within EPM_PIN_BATCH pages or one page table
+ * (EINTR, undone like any other failure).
  */
 int epm_mem_map(struct epm_space *sp, u64 gpa, u64 size, u64 uaddr, u32 attr,
 		u64 max_page)

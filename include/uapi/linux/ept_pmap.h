@@ -53,8 +53,10 @@
  *	anonymous or hugetlbfs memory of this process). The pages are pinned
  *	(with write access when EPM_PERM_W is asked) and charged as below
  *	("Pinned memory"). Leaves are the largest that alignment, physical
- *	contiguity, max_page and the CPU allow. Errors: EEXIST (part of the range is mapped), ENOMEM (out of
- *	memory or over RLIMIT_MEMLOCK), EFAULT (uaddr not mapped, or not
+ *	contiguity, max_page and the CPU allow. A fatal signal stops a long
+ *	MAP within a few thousand pages, with nothing mapped, pinned or
+ *	charged (EINTR). Errors: EEXIST (part of the range is mapped), ENOMEM
+ *	(out of memory or over RLIMIT_MEMLOCK), EFAULT (uaddr not mapped, or not
  *	writable when W is asked), EOPNOTSUPP (file-backed or I/O memory,
  *	execute-only without CPU support), EINVAL (bad range, perm W without
  *	R, no permission, bad memtype or max_page), EPERM (a process other
@@ -81,7 +83,10 @@
  *	the user array buf of count struct epm_dump_entry; count comes back
  *	as the number written. cursor: 0 to begin; on return, where to go on,
  *	or EPM_DUMP_DONE when every entry was written. With EPM_DUMP_LEAVES
- *	only leaves are written.
+ *	only leaves are written. The entries are gathered with the space
+ *	locked a few dozen at a time and copied out with it unlocked, so a
+ *	buffer that faults slowly holds up no other call; calls that change
+ *	the space meanwhile may show in later entries, as between two DUMPs.
  *
  * EPM_IOC_CHECK (struct epm_check, in: flags; out: the rest)
  *	Verify the lockstep invariant over the whole space; mismatches is
