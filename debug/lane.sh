@@ -406,13 +406,15 @@ judge_leaks() {	# LOG COMMS
 #   WANT     what must be in the results, as "word word ...": NAME_test
 #            (that test ran and passed, not skipped), "count" (the sweep
 #            reported its count, K > 0), "run-sweep" (the sweep swept
-#            RUN's setup), "run-stress" (the stress had RUN in its mix)
+#            RUN's setup), "run-stress" (the stress had RUN in its mix),
+#            "vmx-count=CPU" (selftests/bochs/vmx-count.sh passes: every
+#            vmx_test test ran but for the SKIPs that CPU model allows)
 #   TESTS    the payload's tests, for the kmemleak attribution
 judge() {	# TAG LOG CONSOLE VERDICT WANT TEST...
 	local tag=$1 log=$2 console=$3 verdict=$4 want=$5
 	shift 5
 	local result=$log/result.log comms end problems good bad skip la lu
-	local fi_line fi_points stress_line t
+	local fi_line fi_points stress_line t vmx_count
 	local -a why=()
 
 	comms=$(for t in "$@" insmod rmmod modprobe; do basename "$t"; done |
@@ -463,6 +465,12 @@ judge() {	# TAG LOG CONSOLE VERDICT WANT TEST...
 			*"RUN in the mix"*) ;;
 			*) why+=("stress_test ran without RUN in its mix") ;;
 			esac ;;
+		vmx-count=*)
+			# every vmx_test test ran but for what the model lacks
+			vmx_count=$(bash "$top/selftests/bochs/vmx-count.sh" \
+				    "$result" "${t#vmx-count=}") ||
+				why+=("too few vmx_test tests ran ($(sed -n 2p <<<"$vmx_count" | sed 's/^ *//'))")
+			echo "$vmx_count" ;;
 		*)
 			grep -a -q -E "^ok [0-9]+ selftests: $t \(" "$result" 2>/dev/null ||
 				why+=("$t did not run and pass") ;;
@@ -507,7 +515,7 @@ vlog=$work/vmx-log
 slow=$entry/bochs-slow.txt
 stamp="$(cat "$entry/built.stamp" 2>/dev/null) cpu=$bochs_cpu limit=$bochs_limit"
 bochs_pid=
-bochs_want="vmx_test faultinj_test stress_test run-sweep run-stress"
+bochs_want="vmx_test faultinj_test stress_test run-sweep run-stress vmx-count=$bochs_cpu"
 rm -rf "$vlog"
 mkdir -p "$vlog"
 if [ "${EPM_DEBUG_BOCHS:-1}" = 0 ]; then

@@ -226,6 +226,26 @@ static inline int epm_cap_drop(unsigned int cap)
 }
 
 /*
+ * Real uids the tests charge pins to (MAP charges the opening user): each
+ * test that needs a charge starting at zero takes its own, used by no
+ * other process in the VM.
+ */
+#define EPM_TEST_UID_ABI	42001
+#define EPM_TEST_UID_MEMLOCK	42002
+#define EPM_TEST_UID_EXEC	42003
+#define EPM_TEST_UID_EXIT	42004
+
+/*
+ * Make @uid this process's real uid, keeping uid 0 as the effective and
+ * saved one, so the capabilities stay and the device still opens: files
+ * opened from now on charge their pins to @uid's user. 0, or -1 (errno).
+ */
+static inline int epm_become_user(uid_t uid)
+{
+	return setresuid(uid, (uid_t)-1, (uid_t)-1);
+}
+
+/*
  * Generic helpers added for the ABI and model tests (abi_test.c,
  * model_test.c).
  */

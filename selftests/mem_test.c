@@ -30,9 +30,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/userfaultfd.h>
 
 /* the harness is written for -Wall: its SIGALRM handler has an unused arg */
 #pragma GCC diagnostic push
@@ -153,8 +156,8 @@ static const char *thp_setting(void)
 	return buf;
 }
 
-/* VmLck of this process in kB (what account_locked_vm() charged), or -1. */
-static long vmlck_kb(void)
+/* VmPin of this process in kB (where MAP's pins show), or -1. */
+static long vmpin_kb(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	char line[256];
@@ -163,7 +166,7 @@ static long vmlck_kb(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "VmLck: %ld", &kb) == 1)
+		if (sscanf(line, "VmPin: %ld", &kb) == 1)
 			break;
 	}
 	fclose(f);
@@ -282,7 +285,7 @@ static int in_child(struct __test_metadata *_metadata, child_fn fn, void *arg)
 FIXTURE(mem) {
 	int fd;
 	long long pins;		/* pins held when the test began */
-	long lck;		/* VmLck (kB) when the test began */
+	long lck;		/* VmPin (kB) when the test began */
 };
 
 FIXTURE_SETUP(mem)
@@ -292,7 +295,7 @@ FIXTURE_SETUP(mem)
 	ASSERT_LE(0, self->pins)
 		TH_LOG("no pin counters (/proc/vmstat, stat_refresh): %s",
 		       strerror(errno));
-	self->lck = vmlck_kb();
+	self->lck = vmpin_kb();
 	ASSERT_LE(0, self->lck);
 	self->fd = epm_open_dev();
 	ASSERT_LE(0, self->fd)
@@ -309,9 +312,9 @@ FIXTURE_TEARDOWN(mem)
 #define ASSERT_PINS(pages) \
 	ASSERT_EQ(self->pins + (long long)(pages), epm_pins_exact())
 
-/* VmLck now, relative to the start of the test. */
+/* VmPin now, relative to the start of the test. */
 #define ASSERT_LOCKED(bytes) \
-	ASSERT_EQ(self->lck + (long)((bytes) / 1024), vmlck_kb())
+	ASSERT_EQ(self->lck + (long)((bytes) / 1024), vmpin_kb())
 
 /* ---- leaf sizes from THP and hugetlbfs ---------------------------------- */
 
@@ -949,13 +952,54 @@ TEST_F(mem, killed_child_unpins)
 	ASSERT_PINS(0);
 }
 
+/* ---- files handed on: SCM_RIGHTS ------------------------------------------ */
+
+/* Send @fd and @len bytes of @data over the UNIX socket @sock. */
+static int send_fd(int sock, int fd, const void *data, size_t len)
+{
+	char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl, .msg_controllen = sizeof(ctl),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == (ssize_t)len ? 0 : -1;
+}
+
+/* The fd sent by send_fd(), its data in @data; -1 on failure. */
+static int recv_fd(int sock, void *data, size_t len)
+{
+	char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = data, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl, .msg_controllen = sizeof(ctl),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != (ssize_t)len)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
 /* ---- RLIMIT_MEMLOCK ------------------------------------------------------ */
 
 static void memlock_limited(struct __test_metadata *_metadata, void *arg)
 {
 	const uint64_t limit = *(uint64_t *)arg;
 	long long pins = epm_pins_exact();
-	long lck = vmlck_kb();
+	long lck = vmpin_kb();
 	char *buf = alloc_4k(4 * limit);
 	struct epm_snap before, after;
 	struct rlimit rl;
@@ -963,8 +1007,10 @@ static void memlock_limited(struct __test_metadata *_metadata, void *arg)
 
 	ASSERT_NE(NULL, buf);
 	ASSERT_LE(0, lck);
+	/* the charge is the opening user's: one nobody else has starts at 0 */
+	ASSERT_EQ(0, epm_become_user(EPM_TEST_UID_MEMLOCK));
 	ASSERT_EQ(0, epm_cap_drop(CAP_IPC_LOCK));
-	rl.rlim_cur = lck * 1024 + limit;
+	rl.rlim_cur = limit;
 	rl.rlim_max = rl.rlim_cur;
 	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
 	fd = epm_open_dev();
@@ -978,11 +1024,11 @@ static void memlock_limited(struct __test_metadata *_metadata, void *arg)
 	epm_snap_free(&before);
 	assert_stats(_metadata, fd, 1, 0, 0, 0);
 	ASSERT_EQ(pins, epm_pins_exact());
-	ASSERT_EQ(lck, vmlck_kb());
+	ASSERT_EQ(lck, vmpin_kb());
 
 	/* exactly the limit */
 	ASSERT_EQ(0, epm_map_at(fd, 0, limit, buf, RW));
-	ASSERT_EQ(lck + (long)(limit / 1024), vmlck_kb());
+	ASSERT_EQ(lck + (long)(limit / 1024), vmpin_kb());
 
 	/* one page more, in this file or another one of the same process */
 	ASSERT_EQ(0, snap_take(fd, 0, &before));
@@ -997,11 +1043,11 @@ static void memlock_limited(struct __test_metadata *_metadata, void *arg)
 	epm_snap_free(&before);
 	epm_snap_free(&after);
 	ASSERT_EQ(pins + (long long)PAGES(limit), epm_pins_exact());
-	ASSERT_EQ(lck + (long)(limit / 1024), vmlck_kb());
+	ASSERT_EQ(lck + (long)(limit / 1024), vmpin_kb());
 
 	/* a partial UNMAP returns its part of the charge */
 	ASSERT_EQ(0, epm_unmap_at(fd, 0, limit / 2));
-	ASSERT_EQ(lck + (long)(limit / 2 / 1024), vmlck_kb());
+	ASSERT_EQ(lck + (long)(limit / 2 / 1024), vmpin_kb());
 	ASSERT_EQ(0, epm_map_at(fd2, 0, limit / 2, buf + limit, RW));
 	ASSERT_EQ(-1, epm_map_at(fd, 2 * SZ_1G, SZ_4K, buf + 2 * limit, RW));
 	ASSERT_EQ(ENOMEM, errno);
@@ -1009,10 +1055,10 @@ static void memlock_limited(struct __test_metadata *_metadata, void *arg)
 	/* and all of it comes back: UNMAP and close */
 	ASSERT_EQ(0, epm_unmap_at(fd, 0, SZ_1G));
 	ASSERT_EQ(0, close(fd2));
-	ASSERT_EQ(lck, vmlck_kb());
+	ASSERT_EQ(lck, vmpin_kb());
 	ASSERT_EQ(0, epm_map_at(fd, 0, limit, buf + 3 * limit, RW));
 	ASSERT_EQ(0, close(fd));
-	ASSERT_EQ(lck, vmlck_kb());
+	ASSERT_EQ(lck, vmpin_kb());
 	ASSERT_EQ(pins, epm_pins_exact());
 }
 
@@ -1027,22 +1073,22 @@ TEST_F(mem, memlock_limit_without_cap_ipc_lock)
 static void memlock_privileged(struct __test_metadata *_metadata, void *arg)
 {
 	const uint64_t limit = *(uint64_t *)arg;
-	long lck = vmlck_kb();
+	long lck = vmpin_kb();
 	char *buf = alloc_4k(2 * limit);
 	struct rlimit rl;
 	int fd;
 
 	ASSERT_NE(NULL, buf);
-	rl.rlim_cur = lck * 1024 + limit;
+	rl.rlim_cur = limit;
 	rl.rlim_max = rl.rlim_cur;
 	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
 	fd = epm_open_dev();
 	ASSERT_LE(0, fd);
 	/* CAP_IPC_LOCK lifts the limit but the pages are still charged */
 	ASSERT_EQ(0, epm_map_at(fd, 0, 2 * limit, buf, RW));
-	ASSERT_EQ(lck + (long)(2 * limit / 1024), vmlck_kb());
+	ASSERT_EQ(lck + (long)(2 * limit / 1024), vmpin_kb());
 	ASSERT_EQ(0, close(fd));
-	ASSERT_EQ(lck, vmlck_kb());
+	ASSERT_EQ(lck, vmpin_kb());
 }
 
 TEST_F(mem, memlock_limit_ignored_with_cap_ipc_lock)
@@ -1053,6 +1099,222 @@ TEST_F(mem, memlock_limit_ignored_with_cap_ipc_lock)
 	ASSERT_PINS(0);
 }
 
+/*
+ * The charge outlives the opener's mm. LIMIT is each test's RLIMIT_MEMLOCK
+ * and what its first file maps; the user (a uid of its own) starts at 0.
+ */
+#define CHARGE_LIMIT	(64 * SZ_4K)
+#define EXEC_ROUNDS	3
+
+/* Become @uid without CAP_IPC_LOCK, limited to CHARGE_LIMIT. 0 or -1. */
+static int charge_limited(uid_t uid)
+{
+	struct rlimit rl = {
+		.rlim_cur = CHARGE_LIMIT, .rlim_max = CHARGE_LIMIT,
+	};
+
+	if (epm_become_user(uid) || epm_cap_drop(CAP_IPC_LOCK))
+		return -1;
+	return setrlimit(RLIMIT_MEMLOCK, &rl);
+}
+
+/* What each round of the exec loop saw, sent up a pipe. */
+struct exec_report {
+	int round;
+	int map_ret, map_errno;		/* a new file, CHARGE_LIMIT */
+	int old_ret, old_errno;		/* the first file, 4K more */
+	uint64_t old_pinned;		/* the first file's pinned_pages */
+	long long pins;			/* pins held, system-wide */
+};
+
+/*
+ * One round of the exec loop: this binary re-executed by itself with
+ * EPM_EXEC_ROUND set. It runs before main() and never returns.
+ */
+static void __attribute__((constructor)) exec_round(void)
+{
+	const char *r = getenv("EPM_EXEC_ROUND");
+	struct exec_report rep = { 0 };
+	struct epm_stats st;
+	char *buf, next[16];
+	int fd0, out, fd;
+
+	if (!r)
+		return;
+	rep.round = atoi(r);
+	fd0 = atoi(getenv("EPM_EXEC_FD0"));
+	out = atoi(getenv("EPM_EXEC_OUT"));
+	/* exec with euid 0 gave the capabilities back: drop it again */
+	if (epm_cap_drop(CAP_IPC_LOCK))
+		_exit(10);
+	buf = epm_alloc(CHARGE_LIMIT + SZ_4K, SZ_4K, MADV_NOHUGEPAGE);
+	if (!buf)
+		_exit(11);
+	rep.old_ret = epm_map_at(fd0, CHARGE_LIMIT, SZ_4K, buf, RW);
+	rep.old_errno = errno;
+	rep.old_pinned = epm_stats_of(fd0, &st) ? ~0ULL : st.pinned_pages;
+	/* no O_CLOEXEC: this file too lives on through the next exec */
+	fd = open(EPM_DEV, O_RDWR);
+	if (fd < 0)
+		_exit(12);
+	rep.map_ret = epm_map_at(fd, 0, CHARGE_LIMIT, buf, RW);
+	rep.map_errno = errno;
+	rep.pins = epm_pins_exact();
+	if (write(out, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(13);
+	if (rep.round < EXEC_ROUNDS) {
+		snprintf(next, sizeof(next), "%d", rep.round + 1);
+		setenv("EPM_EXEC_ROUND", next, 1);
+		execl("/proc/self/exe", "mem_test", (char *)NULL);
+		_exit(14);
+	}
+	_exit(0);
+}
+
+/* Round 0: open (no O_CLOEXEC), map CHARGE_LIMIT, exec round 1. */
+static void exec_loop_start(struct __test_metadata *_metadata, void *arg)
+{
+	int out = *(int *)arg, fd;
+	char *buf = alloc_4k(CHARGE_LIMIT);
+	char num[16];
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, charge_limited(EPM_TEST_UID_EXEC));
+	fd = open(EPM_DEV, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, epm_map_at(fd, 0, CHARGE_LIMIT, buf, RW));
+	snprintf(num, sizeof(num), "%d", fd);
+	setenv("EPM_EXEC_FD0", num, 1);
+	snprintf(num, sizeof(num), "%d", out);
+	setenv("EPM_EXEC_OUT", num, 1);
+	setenv("EPM_EXEC_ROUND", "1", 1);
+	execl("/proc/self/exe", "mem_test", (char *)NULL);
+	TH_LOG("exec: %s", strerror(errno));
+	ASSERT_TRUE(false);
+}
+
+/* After the others: the user's charge is exactly 0 again. */
+static void charge_back_to_zero(struct __test_metadata *_metadata, void *arg)
+{
+	uid_t uid = *(uid_t *)arg;
+	char *buf = alloc_4k(CHARGE_LIMIT + SZ_4K);
+	int fd;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, charge_limited(uid));
+	fd = epm_open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, epm_map_at(fd, 0, CHARGE_LIMIT, buf, RW));
+	ASSERT_EQ(-1, epm_map_at(fd, CHARGE_LIMIT, SZ_4K, buf + CHARGE_LIMIT,
+				 RW));
+	ASSERT_EQ(ENOMEM, errno);
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * exec without O_CLOEXEC keeps the file, and its pins, while the old mm
+ * goes: the charge must stay too, or each round could pin CHARGE_LIMIT
+ * more without CAP_IPC_LOCK.
+ */
+TEST_F(mem, exec_loop_cannot_pin_beyond_memlock)
+{
+	struct exec_report rep;
+	uid_t uid = EPM_TEST_UID_EXEC;
+	int p[2], status, rounds = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(p));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(p[0]);
+		exec_loop_start(_metadata, &p[1]);
+		_exit(1);
+	}
+	close(p[1]);
+	while (read(p[0], &rep, sizeof(rep)) == sizeof(rep)) {
+		rounds++;
+		EXPECT_EQ(rounds, rep.round);
+		/* the file from before the exec: pinned, charged, not ours */
+		EXPECT_EQ(PAGES(CHARGE_LIMIT), rep.old_pinned)
+			TH_LOG("round %d", rep.round);
+		EXPECT_EQ(-1, rep.old_ret) TH_LOG("round %d", rep.round);
+		EXPECT_EQ(EPERM, rep.old_errno) TH_LOG("round %d", rep.round);
+		/* so a new file of the new mm finds the limit reached */
+		EXPECT_EQ(-1, rep.map_ret)
+			TH_LOG("round %d: MAP of %llu KiB beyond RLIMIT_MEMLOCK succeeded",
+			       rep.round, CHARGE_LIMIT / 1024);
+		EXPECT_EQ(ENOMEM, rep.map_errno) TH_LOG("round %d", rep.round);
+		EXPECT_EQ(self->pins + (long long)PAGES(CHARGE_LIMIT), rep.pins)
+			TH_LOG("round %d: pins held", rep.round);
+	}
+	close(p[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(EXEC_ROUNDS, rounds);
+	ASSERT_PINS(0);
+	ASSERT_EQ(0, in_child(_metadata, charge_back_to_zero, &uid));
+	ASSERT_PINS(0);
+}
+
+/* Open, map CHARGE_LIMIT, pass the file over @arg's socket, exit. */
+static void map_and_pass_on(struct __test_metadata *_metadata, void *arg)
+{
+	int sock = *(int *)arg, fd;
+	char *buf = alloc_4k(CHARGE_LIMIT);
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, charge_limited(EPM_TEST_UID_EXIT));
+	fd = epm_open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, epm_map_at(fd, 0, CHARGE_LIMIT, buf, RW));
+	ASSERT_EQ(0, send_fd(sock, fd, "f", 1));
+}
+
+/* While another process holds the file, the user has no room left. */
+static void limit_still_reached(struct __test_metadata *_metadata, void *arg)
+{
+	char *buf = alloc_4k(SZ_4K);
+	int fd;
+
+	(void)arg;
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, charge_limited(EPM_TEST_UID_EXIT));
+	fd = epm_open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(-1, epm_map_at(fd, 0, SZ_4K, buf, RW))
+		TH_LOG("the opener's exit gave its charge back while its pins stay");
+	ASSERT_EQ(ENOMEM, errno);
+	ASSERT_EQ(0, close(fd));
+}
+
+TEST_F(mem, opener_exit_leaves_the_charge_with_the_file)
+{
+	uid_t uid = EPM_TEST_UID_EXIT;
+	struct epm_stats st;
+	int sv[2], fd;
+	char byte;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, in_child(_metadata, map_and_pass_on, &sv[0]));
+	fd = recv_fd(sv[1], &byte, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_PINS(PAGES(CHARGE_LIMIT));
+	ASSERT_EQ(0, epm_stats_of(fd, &st));
+	ASSERT_EQ(PAGES(CHARGE_LIMIT), st.pinned_pages);
+	ASSERT_EQ(0, in_child(_metadata, limit_still_reached, NULL));
+	/* the last close gives the whole charge back */
+	ASSERT_EQ(0, close(fd));
+	ASSERT_PINS(0);
+	ASSERT_EQ(0, in_child(_metadata, charge_back_to_zero, &uid));
+	ASSERT_PINS(0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* ---- privilege ------------------------------------------------------------ */
 
 #define PROBES	6
@@ -1060,6 +1322,9 @@ TEST_F(mem, memlock_limit_ignored_with_cap_ipc_lock)
 /* What root saw, for a child without CAP_SYS_ADMIN to compare with. */
 struct seen {
 	int fd;
+	int sock;		/* SCM_RIGHTS: the fd travels over it */
+	char *plain, *thp;	/* what map_and_look() mapped */
+	struct epm_eptp eptp;
 	void *mine;		/* a buffer of the opener's, 16 pages */
 	uint64_t gpa[PROBES];
 	struct epm_query q[PROBES];
@@ -1078,6 +1343,8 @@ static void map_and_look(struct __test_metadata *_metadata, struct seen *v)
 
 	ASSERT_NE(NULL, plain);
 	ASSERT_NE(NULL, thp);
+	v->plain = plain;
+	v->thp = thp;
 	ASSERT_EQ(0, epm_map_at(v->fd, 0x200000, 16 * SZ_4K, plain, RW));
 	ASSERT_EQ(0, epm_map_at(v->fd, SZ_1G, SZ_2M, thp,
 				EPM_PERM_R | EPM_PERM_X));
@@ -1091,18 +1358,21 @@ static void map_and_look(struct __test_metadata *_metadata, struct seen *v)
 	ASSERT_LT(0u, v->s.n);
 }
 
-static void look_unprivileged(struct __test_metadata *_metadata, void *arg)
+/*
+ * Through @fd, what map_and_look() saw in @v with every address zeroed:
+ * @fd holds the same mappings of the same memory as v->fd.
+ */
+static void look_hidden(struct __test_metadata *_metadata,
+			const struct seen *v, int fd)
 {
-	struct seen *v = arg;
 	struct epm_query q;
 	struct epm_snap s;
 	size_t i, l;
 
-	ASSERT_EQ(0, epm_cap_drop(CAP_SYS_ADMIN));
 	for (i = 0; i < PROBES; i++) {
 		const struct epm_query *r = &v->q[i];
 
-		ASSERT_EQ(0, epm_query_at(v->fd, v->gpa[i], &q));
+		ASSERT_EQ(0, epm_query_at(fd, v->gpa[i], &q));
 		EXPECT_EQ(0u, q.hpa)
 			TH_LOG("gpa 0x%llx", (unsigned long long)v->gpa[i]);
 		EXPECT_EQ(r->level, q.level);
@@ -1122,7 +1392,7 @@ static void look_unprivileged(struct __test_metadata *_metadata, void *arg)
 		}
 	}
 
-	ASSERT_EQ(0, snap_take(v->fd, 0, &s));
+	ASSERT_EQ(0, snap_take(fd, 0, &s));
 	ASSERT_EQ(v->s.n, s.n);
 	for (i = 0; i < s.n; i++) {
 		const struct epm_dump_entry *r = &v->s.e[i], *e = &s.e[i];
@@ -1137,24 +1407,65 @@ static void look_unprivileged(struct __test_metadata *_metadata, void *arg)
 		ASSERT_TRUE(_metadata->passed) TH_LOG("dump entry %zu", i);
 	}
 	epm_snap_free(&s);
-	ASSERT_EQ(0, epm_check_count(v->fd));
+	ASSERT_EQ(0, epm_check_count(fd));
 }
 
-TEST_F(mem, addresses_hidden_without_cap_sys_admin)
+/* Capabilities are per thread: open the device from one without the cap. */
+static void *open_without_sys_admin_run(void *arg)
+{
+	int *fd = arg;
+
+	*fd = epm_cap_drop(CAP_SYS_ADMIN) ? -1 : epm_open_dev();
+	return NULL;
+}
+
+/* A file of this process (same mm) whose opener lacked CAP_SYS_ADMIN. */
+static int open_without_sys_admin(void)
+{
+	pthread_t tid;
+	int fd = -1;
+
+	if (pthread_create(&tid, NULL, open_without_sys_admin_run, &fd))
+		return -1;
+	pthread_join(tid, NULL);
+	return fd;
+}
+
+/*
+ * Visibility is the opener's: this process keeps CAP_SYS_ADMIN, yet sees
+ * no address through the file its unprivileged thread opened, and exactly
+ * what the privileged file shows otherwise (same memory, same gpas).
+ */
+TEST_F(mem, addresses_hidden_in_a_file_opened_without_cap_sys_admin)
 {
 	struct seen v = { .fd = self->fd };
+	struct epm_eptp e = { 0 };
+	int fd = open_without_sys_admin();
 
+	ASSERT_LE(0, fd) TH_LOG("open without CAP_SYS_ADMIN: %s",
+				strerror(errno));
 	map_and_look(_metadata, &v);
-	ASSERT_EQ(0, in_child(_metadata, look_unprivileged, &v));
+	ASSERT_EQ(0, epm_map_at(fd, 0x200000, 16 * SZ_4K, v.plain, RW));
+	ASSERT_EQ(0, epm_map_at(fd, SZ_1G, SZ_2M, v.thp,
+				EPM_PERM_R | EPM_PERM_X));
+	look_hidden(_metadata, &v, fd);
+	ASSERT_EQ(-1, ioctl(fd, EPM_IOC_EPTP, &e));
+	ASSERT_EQ(EPERM, errno);
+	EXPECT_EQ(0u, e.eptp);
+	EXPECT_EQ(0u, e.kpt_root);
+	ASSERT_EQ(0, close(fd));
 	epm_snap_free(&v.s);
 }
 
 static void eptp_unprivileged(struct __test_metadata *_metadata, void *arg)
 {
 	struct epm_eptp e = { 0 };
-	int fd = *(int *)arg;
+	int fd;
 
+	(void)arg;
 	ASSERT_EQ(0, epm_cap_drop(CAP_SYS_ADMIN));
+	fd = epm_open_dev();
+	ASSERT_LE(0, fd);
 	ASSERT_EQ(-1, ioctl(fd, EPM_IOC_EPTP, &e));
 	ASSERT_EQ(EPERM, errno);
 	e.flags = EPM_EPTP_AD;
@@ -1164,9 +1475,123 @@ static void eptp_unprivileged(struct __test_metadata *_metadata, void *arg)
 	EXPECT_EQ(0u, e.kpt_root);
 }
 
-TEST_F(mem, eptp_eperm_without_cap_sys_admin)
+TEST_F(mem, eptp_eperm_in_a_file_opened_without_cap_sys_admin)
 {
-	ASSERT_EQ(0, in_child(_metadata, eptp_unprivileged, &self->fd));
+	ASSERT_EQ(0, in_child(_metadata, eptp_unprivileged, NULL));
+}
+
+/* Without CAP_SYS_ADMIN, through the passed file: all the opener saw. */
+static void look_as_the_opener(struct __test_metadata *_metadata, void *arg)
+{
+	struct seen *v = arg;
+	struct epm_eptp e = { 0 };
+	struct epm_query q;
+	struct epm_snap s;
+	char byte;
+	int fd, i;
+
+	ASSERT_EQ(0, epm_cap_drop(CAP_SYS_ADMIN));
+	/* only the file that came over the socket: not fork's copy */
+	ASSERT_EQ(0, close(v->fd));
+	fd = recv_fd(v->sock, &byte, 1);
+	ASSERT_LE(0, fd) TH_LOG("SCM_RIGHTS: %s", strerror(errno));
+	for (i = 0; i < PROBES; i++) {
+		ASSERT_EQ(0, epm_query_at(fd, v->gpa[i], &q));
+		ASSERT_EQ(0, memcmp(&v->q[i], &q, sizeof(q)))
+			TH_LOG("gpa 0x%llx", (unsigned long long)v->gpa[i]);
+	}
+	ASSERT_NE(0u, q.kpte[3] & PTE_ADDR);
+	ASSERT_EQ(0, snap_take(fd, 0, &s));
+	ASSERT_TRUE(epm_snap_equal(&v->s, &s));
+	epm_snap_free(&s);
+	ASSERT_EQ(0, ioctl(fd, EPM_IOC_EPTP, &e));
+	ASSERT_EQ(v->eptp.eptp, e.eptp);
+	ASSERT_EQ(v->eptp.kpt_root, e.kpt_root);
+}
+
+TEST_F(mem, root_opened_file_shows_addresses_to_an_unprivileged_receiver)
+{
+	struct seen v = { .fd = self->fd };
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv));
+	map_and_look(_metadata, &v);
+	ASSERT_EQ(0, ioctl(self->fd, EPM_IOC_EPTP, &v.eptp));
+	ASSERT_NE(0u, v.eptp.kpt_root);
+	v.sock = sv[1];
+	/* the message waits in the socket until the child takes it */
+	ASSERT_EQ(0, send_fd(sv[0], self->fd, "f", 1));
+	ASSERT_EQ(0, in_child(_metadata, look_as_the_opener, &v));
+	epm_snap_free(&v.s);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+struct handoff {
+	int sock;
+	struct epm_query q;	/* what the opener saw */
+};
+
+#define HANDOFF_GPA	0x203000ULL
+
+/* Open without CAP_SYS_ADMIN, map, look, pass the file on and exit. */
+static void open_map_pass(struct __test_metadata *_metadata, void *arg)
+{
+	struct handoff *h = arg;
+	char *plain = alloc_4k(16 * SZ_4K);
+	int fd, l;
+
+	ASSERT_NE(NULL, plain);
+	ASSERT_EQ(0, epm_cap_drop(CAP_SYS_ADMIN));
+	fd = epm_open_dev();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, epm_map_at(fd, 0x200000, 16 * SZ_4K, plain, RW));
+	ASSERT_EQ(0, epm_query_at(fd, HANDOFF_GPA, &h->q));
+	ASSERT_EQ(1u, h->q.level);
+	ASSERT_EQ(0u, h->q.hpa);
+	for (l = 0; l < 4; l++) {
+		ASSERT_EQ(0u, h->q.kpte[l] & PTE_ADDR);
+		ASSERT_EQ(0u, h->q.epte[l] & PTE_ADDR);
+	}
+	ASSERT_EQ(0, send_fd(h->sock, fd, &h->q, sizeof(h->q)));
+}
+
+TEST_F(mem, unprivileged_file_hides_addresses_from_a_root_receiver)
+{
+	struct handoff h;
+	struct epm_query q, sent;
+	struct epm_eptp e = { 0 };
+	struct epm_snap s;
+	struct epm_stats st;
+	int sv[2], fd;
+	size_t i;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv));
+	h.sock = sv[0];
+	ASSERT_EQ(0, in_child(_metadata, open_map_pass, &h));
+	fd = recv_fd(sv[1], &sent, sizeof(sent));
+	ASSERT_LE(0, fd) TH_LOG("SCM_RIGHTS: %s", strerror(errno));
+	/* the opener is gone; its pins stay with the file */
+	ASSERT_PINS(16);
+	ASSERT_EQ(0, epm_stats_of(fd, &st));
+	ASSERT_EQ(16u, st.pinned_pages);
+	/* root, with CAP_SYS_ADMIN, sees what the opener saw */
+	ASSERT_EQ(0, epm_query_at(fd, HANDOFF_GPA, &q));
+	ASSERT_EQ(0, memcmp(&sent, &q, sizeof(q)));
+	ASSERT_EQ(0, snap_take(fd, 0, &s));
+	ASSERT_EQ(19u, s.n);	/* PML4E, PDPTE, PDE, 16 PTEs */
+	for (i = 0; i < s.n; i++) {
+		ASSERT_EQ(0u, s.e[i].kpte & PTE_ADDR) TH_LOG("entry %zu", i);
+		ASSERT_EQ(0u, s.e[i].epte & PTE_ADDR) TH_LOG("entry %zu", i);
+	}
+	epm_snap_free(&s);
+	ASSERT_EQ(-1, ioctl(fd, EPM_IOC_EPTP, &e));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(0, epm_check_count(fd));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_PINS(0);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 TEST_F(mem, eptp_and_table_addresses_consistent)
@@ -1802,6 +2227,258 @@ TEST_F_TIMEOUT(mem, big_map_1g_at_4k, 300)
 	assert_stats(_metadata, self->fd, 1, 0, 0, 0);
 	ASSERT_PINS(0);
 	ASSERT_LOCKED(0);
+}
+
+/* ---- long calls: killed, and never holding the space hostage --------------- */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+#define KILL_AFTER_MS	20
+#define KILL_WITHIN_MS	100
+#define KILL_MAP_SIZE	(8 * SZ_1G)
+
+#ifndef MFD_HUGE_1GB
+#define MFD_HUGE_1GB	(30U << 26)
+#endif
+
+/*
+ * KILL_MAP_SIZE of present pages for the price of one: the lane's 1G
+ * hugetlbfs page in a memfd, mapped again and again, back to back
+ * (MAP_POPULATE: every PUD present, so pin_user_pages_fast() takes them
+ * all without faulting, and the exit has 8 entries to clear). NULL if
+ * there is no such page.
+ */
+static char *alias_hugetlb(void)
+{
+	int fd = memfd_create("epm-alias", MFD_CLOEXEC | MFD_HUGETLB |
+			      MFD_HUGE_1GB);
+	char *base;
+	uint64_t off;
+
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, SZ_1G))
+		goto err_close;
+	/* hugetlb MAP_FIXED wants 1G aligned addresses */
+	base = mmap(NULL, KILL_MAP_SIZE + SZ_1G, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		goto err_close;
+	base = (char *)(((uintptr_t)base + SZ_1G - 1) & ~(SZ_1G - 1));
+	for (off = 0; off < KILL_MAP_SIZE; off += SZ_1G) {
+		if (mmap(base + off, SZ_1G, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, 0) ==
+		    MAP_FAILED)
+			goto err_close;
+	}
+	close(fd);
+	return base;
+
+err_close:
+	close(fd);
+	return NULL;
+}
+
+/*
+ * One try: fork a child that maps KILL_MAP_SIZE, SIGKILL it KILL_AFTER_MS
+ * in. Returns ms from the signal until it was reaped, -1 if there is no
+ * 1G page, -2 if MAP was over before the signal (nothing to interrupt).
+ */
+static long long kill_mid_map(struct __test_metadata *_metadata)
+{
+	long long t0, t1;
+	int p[2], status;
+	char c = 0;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		char *buf = alias_hugetlb();
+		int fd = epm_open_dev();
+
+		c = buf && fd >= 0 ? 'r' : 'n';
+		if (write(p[1], &c, 1) != 1 || c != 'r')
+			_exit(1);
+		epm_map_sized(fd, 0, KILL_MAP_SIZE, buf, RW, EPM_MEMTYPE_WB,
+			      EPM_PAGE_4K);
+		c = 'd';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1 || c != 'r') {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		close(p[0]);
+		return -1;
+	}
+	usleep(KILL_AFTER_MS * 1000);
+	t0 = now_ms();
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	t1 = now_ms();
+	/* 'd': MAP was over before the signal */
+	c = 0;
+	if (read(p[0], &c, 1) == 1) {
+		close(p[0]);
+		return -2;
+	}
+	close(p[0]);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	return t1 - t0;
+}
+
+/*
+ * A long MAP of present pages (8 GiB at 4K leaves: pinning, then 4096
+ * page tables to build; 1 GiB takes only ~30 ms under TCG, too little to
+ * tell an interrupted MAP from a finished one) must end, and its process
+ * with it, within 100 ms of SIGKILL, every pin dropped. The 1G page is
+ * shared by the aliases, so the memory costs nothing to free at exit.
+ * The best of three tries counts: a busy host can stall the emulator for
+ * longer than that, while an uninterruptible MAP takes 500 ms or more
+ * every time.
+ */
+TEST_F(mem, sigkill_mid_long_map_ends_within_100ms)
+{
+	long long ms, best = -1;
+	int try;
+
+	for (try = 0; try < 3 && (best < 0 || best >= KILL_WITHIN_MS); try++) {
+		ms = kill_mid_map(_metadata);
+		if (ms == -1)
+			SKIP(return, "no hugetlbfs 1G page (boot with hugepagesz=1G hugepages=1)");
+		if (ms == -2)
+			SKIP(return, "MAP of %llu GiB ended within %d ms here: nothing to interrupt",
+			     KILL_MAP_SIZE / SZ_1G, KILL_AFTER_MS);
+		TH_LOG("SIGKILL %d ms into MAP of %llu GiB: the process ended %lld ms later",
+		       KILL_AFTER_MS, KILL_MAP_SIZE / SZ_1G, ms);
+		if (best < 0 || ms < best)
+			best = ms;
+		ASSERT_PINS(0);
+	}
+	ASSERT_GT(KILL_WITHIN_MS, best);
+}
+
+struct dump_call {
+	int fd;
+	struct epm_dump d;
+	int ret, err;
+};
+
+static void *dump_run(void *arg)
+{
+	struct dump_call *c = arg;
+
+	c->ret = ioctl(c->fd, EPM_IOC_DUMP, &c->d);
+	c->err = errno;
+	return NULL;
+}
+
+struct stats_call {
+	int fd;
+	struct epm_stats s;
+	int ret;
+	atomic_int done;
+};
+
+static void *stats_run(void *arg)
+{
+	struct stats_call *c = arg;
+
+	c->ret = epm_stats_of(c->fd, &c->s);
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+/*
+ * DUMP into a buffer whose page faults go to a userfaultfd that never
+ * answers: the DUMP waits, but STATS on the same file must not wait for
+ * it (more than 100 ms). Then the fault is answered and DUMP completes.
+ * More entries than one kernel batch (64), so that no version of DUMP
+ * can get away with copying only after the walk.
+ */
+#define STALL_PAGES	80u
+#define STALL_ENTRIES	(3u + STALL_PAGES)	/* PML4E, PDPTE, PDE, PTEs */
+TEST_F(mem, dump_into_a_stalled_userfaultfd_buffer_blocks_no_stats)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero = { 0 };
+	struct dump_call dc = { .fd = self->fd };
+	struct stats_call sc = { .fd = self->fd };
+	struct pollfd pfd;
+	struct uffd_msg msg;
+	struct epm_snap before;
+	pthread_t dump_tid, stats_tid;
+	char *plain = alloc_4k(STALL_PAGES * SZ_4K), *ubuf;
+	long long t0, waited;
+	int uffd;
+
+	ASSERT_NE(NULL, plain);
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd here: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	ubuf = mmap(NULL, 4 * SZ_4K, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ubuf);
+	reg.range.start = (uintptr_t)ubuf;
+	reg.range.len = 4 * SZ_4K;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	ASSERT_EQ(0, epm_map_at(self->fd, 0x200000, STALL_PAGES * SZ_4K, plain,
+				RW));
+	ASSERT_EQ(0, snap_take(self->fd, 0, &before));
+	ASSERT_EQ(STALL_ENTRIES, before.n);
+
+	dc.d.buf = (uintptr_t)ubuf;
+	dc.d.count = 2 * STALL_ENTRIES;
+	ASSERT_EQ(0, pthread_create(&dump_tid, NULL, dump_run, &dc));
+	/* DUMP's copy-out faulted: the fault is ours to answer (or not) */
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 5000)) TH_LOG("DUMP never faulted");
+	ASSERT_EQ((ssize_t)sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	t0 = now_ms();
+	ASSERT_EQ(0, pthread_create(&stats_tid, NULL, stats_run, &sc));
+	while (!atomic_load(&sc.done) && now_ms() - t0 < 1000)
+		usleep(1000);
+	waited = now_ms() - t0;
+
+	/* answer the fault: everything goes on, whatever was measured */
+	zero.range.start = msg.arg.pagefault.address & ~(SZ_4K - 1);
+	zero.range.len = SZ_4K;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+	pthread_join(stats_tid, NULL);
+	pthread_join(dump_tid, NULL);
+	close(uffd);
+
+	TH_LOG("STATS during the stalled DUMP took %lld ms", waited);
+	ASSERT_GT(100, waited);
+	ASSERT_EQ(0, sc.ret);
+	ASSERT_EQ(STALL_PAGES, sc.s.pinned_pages);
+	ASSERT_EQ(0, dc.ret) TH_LOG("DUMP: %s", strerror(dc.err));
+	ASSERT_EQ(STALL_ENTRIES, dc.d.count);
+	ASSERT_EQ(EPM_DUMP_DONE, dc.d.cursor);
+	ASSERT_EQ(0, memcmp(before.e, ubuf, STALL_ENTRIES * sizeof(*before.e)));
+	epm_snap_free(&before);
 }
 
 int main(int argc, char **argv)

@@ -10,10 +10,12 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -50,7 +52,7 @@ static bool epm_zero(const void *p, size_t n)
 	return !memchr_inv(p, 0, n);
 }
 
-/* Host-physical addresses are for CAP_SYS_ADMIN only. */
+/* Host-physical addresses are for files opened with CAP_SYS_ADMIN only. */
 static u64 epm_hide_pa(u64 pte, bool admin)
 {
 	return admin ? pte : pte & ~EPM_PTE_ADDR;
@@ -72,6 +74,14 @@ static int epm_open(struct inode *inode, struct file *file)
 	mutex_init(&sp->lock);
 	sp->mm = current->mm;
 	mmgrab(sp->mm);
+	sp->user = get_uid(current_user());
+	/*
+	 * Decided once, from the opener's credentials, as /proc/PID/pagemap
+	 * does: a file handed on (fork, SCM_RIGHTS) shows what it showed its
+	 * opener, whoever calls, and an unprivileged caller costs no audit
+	 * record per call.
+	 */
+	sp->admin = file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN);
 	file->private_data = sp;
 	return 0;
 }
@@ -82,6 +92,7 @@ static int epm_release(struct inode *inode, struct file *file)
 
 	epm_mem_destroy(sp);
 	epm_vmx_free(sp);
+	free_uid(sp->user);
 	mmdrop(sp->mm);
 	mutex_destroy(&sp->lock);
 	kfree(sp);
@@ -207,7 +218,7 @@ static u8 epm_uapi_memtype(u32 attr)
 
 static long epm_ioc_query(struct epm_space *sp, void __user *argp)
 {
-	bool admin = capable(CAP_SYS_ADMIN);
+	bool admin = sp->admin;
 	struct epm_query q;
 	struct epm_xlate x;
 	unsigned int l;
@@ -247,32 +258,24 @@ static long epm_ioc_query(struct epm_space *sp, void __user *argp)
 	return copy_to_user(argp, &q, sizeof(q)) ? -EFAULT : 0;
 }
 
+/*
+ * DUMP gathers at most a batch of entries with the space locked, then
+ * copies them out with the lock dropped: a user buffer that faults slowly
+ * (or never, under userfaultfd) must not hold up RUN, UNMAP, STATS or
+ * close() of the space. Each batch resumes at the cursor of the last.
+ */
 #define EPM_DUMP_BATCH	64
 
 struct epm_dump_state {
 	struct epm_dump_entry batch[EPM_DUMP_BATCH];
 	unsigned int nr;		/* in batch */
+	unsigned int want;		/* entries this batch may take */
 	u64 resume_gpa;			/* skip entries before this key */
 	unsigned int resume_level;
-	struct epm_dump_entry __user *ubuf;
-	u32 room;			/* entries the user buffer still takes */
-	u32 written;
-	u64 cursor;			/* key of the first entry not written */
+	u64 cursor;			/* key of the first entry not taken */
 	bool leaves;
 	bool admin;
-	int err;
 };
-
-static int epm_dump_flush(struct epm_dump_state *ds)
-{
-	size_t n = ds->nr * sizeof(ds->batch[0]);
-
-	if (ds->nr && copy_to_user(ds->ubuf + ds->written, ds->batch, n))
-		return -EFAULT;
-	ds->written += ds->nr;
-	ds->nr = 0;
-	return 0;
-}
 
 /*
  * Entries come parents first in gpa order, so (gpa, 4 - level) orders them
@@ -288,7 +291,7 @@ static int epm_dump_visit(void *arg, const struct epm_entry *e)
 		return 0;
 	if (ds->leaves && !e->leaf)
 		return 0;
-	if (ds->written + ds->nr == ds->room) {
+	if (ds->nr == ds->want) {
 		ds->cursor = e->gpa | e->level;
 		return 1;
 	}
@@ -298,19 +301,22 @@ static int epm_dump_visit(void *arg, const struct epm_entry *e)
 	d->epte = epm_hide_pa(e->epte, ds->admin);
 	d->level = e->level;
 	d->leaf = e->leaf;
-	if (ds->nr == EPM_DUMP_BATCH) {
-		ds->err = epm_dump_flush(ds);
-		if (ds->err)
-			return 1;
-	}
 	return 0;
+}
+
+static void epm_dump_resume_at(struct epm_dump_state *ds, u64 cursor)
+{
+	ds->resume_gpa = cursor & PAGE_MASK;
+	ds->resume_level = (cursor & ~PAGE_MASK) ?: EPM_LEVELS;
 }
 
 static long epm_ioc_dump(struct epm_space *sp, void __user *argp)
 {
+	struct epm_dump_entry __user *ubuf;
 	struct epm_dump_state *ds;
 	struct epm_dump d;
-	long ret;
+	u32 written = 0;
+	long ret = 0;
 
 	if (copy_from_user(&d, argp, sizeof(d)))
 		return -EFAULT;
@@ -325,31 +331,36 @@ static long epm_ioc_dump(struct epm_space *sp, void __user *argp)
 	if ((d.cursor & ~PAGE_MASK) > EPM_LEVELS ||
 	    (d.cursor & PAGE_MASK) >= EPM_GPA_LIMIT)
 		return -EINVAL;
-	if (!access_ok(u64_to_user_ptr(d.buf),
-		       (u64)d.count * sizeof(struct epm_dump_entry)))
+	ubuf = u64_to_user_ptr(d.buf);
+	if (!access_ok(ubuf, (u64)d.count * sizeof(*ubuf)))
 		return -EFAULT;
 
 	ds = kzalloc(sizeof(*ds), GFP_KERNEL_ACCOUNT);
 	if (!ds)
 		return -ENOMEM;
-	ds->resume_gpa = d.cursor & PAGE_MASK;
-	ds->resume_level = (d.cursor & ~PAGE_MASK) ?: EPM_LEVELS;
-	ds->ubuf = u64_to_user_ptr(d.buf);
-	ds->room = d.count;
-	ds->cursor = EPM_DUMP_DONE;
 	ds->leaves = d.flags & EPM_DUMP_LEAVES;
-	ds->admin = capable(CAP_SYS_ADMIN);
-
-	mutex_lock(&sp->lock);
-	ret = epm_for_each(&sp->pm, ds->resume_gpa,
-			   EPM_GPA_LIMIT - ds->resume_gpa, EPM_WALK_PRE,
-			   epm_dump_visit, ds);
-	mutex_unlock(&sp->lock);
-	ret = ds->err;
-	if (!ret)
-		ret = epm_dump_flush(ds);
+	ds->admin = sp->admin;
+	ds->cursor = d.cursor;
+	do {
+		epm_dump_resume_at(ds, ds->cursor);
+		ds->nr = 0;
+		ds->want = min_t(u32, EPM_DUMP_BATCH, d.count - written);
+		ds->cursor = EPM_DUMP_DONE;
+		mutex_lock(&sp->lock);
+		epm_for_each(&sp->pm, ds->resume_gpa,
+			     EPM_GPA_LIMIT - ds->resume_gpa, EPM_WALK_PRE,
+			     epm_dump_visit, ds);
+		mutex_unlock(&sp->lock);
+		if (copy_to_user(ubuf + written, ds->batch,
+				 ds->nr * sizeof(ds->batch[0]))) {
+			ret = -EFAULT;
+			break;
+		}
+		written += ds->nr;
+		cond_resched();
+	} while (ds->cursor != EPM_DUMP_DONE && written < d.count);
 	if (!ret) {
-		d.count = ds->written;
+		d.count = written;
 		d.cursor = ds->cursor;
 		ret = copy_to_user(argp, &d, sizeof(d)) ? -EFAULT : 0;
 	}
@@ -359,7 +370,7 @@ static long epm_ioc_dump(struct epm_space *sp, void __user *argp)
 
 static long epm_ioc_check(struct epm_space *sp, void __user *argp)
 {
-	bool admin = capable(CAP_SYS_ADMIN);
+	bool admin = sp->admin;
 	struct epm_mismatch first = { 0 };
 	struct epm_check c;
 
@@ -389,8 +400,10 @@ static long epm_ioc_eptp(struct epm_space *sp, void __user *argp)
 {
 	struct epm_eptp e;
 
-	if (!capable(CAP_SYS_ADMIN))
+	if (!sp->admin) {
+		pr_info_ratelimited("EPTP: the file was opened without CAP_SYS_ADMIN\n");
 		return -EPERM;
+	}
 	if (copy_from_user(&e, argp, sizeof(e)))
 		return -EFAULT;
 	if (e.flags & ~EPM_EPTP_ALL || e.pad || e.eptp || e.kpt_root ||

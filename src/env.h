@@ -15,6 +15,8 @@
  *   epm_va(pa)         table page at a physical address (a pair's halves)
  *   epm_set_pte(p, v)  one untorn store (hardware may walk concurrently)
  *   epm_cond_resched() a point where long work may yield the CPU
+ *   epm_fatal_signal() true when the caller is being killed: long work
+ *                      that can be undone stops (-EINTR) and undoes it
  */
 #ifndef _EPM_ENV_H
 #define _EPM_ENV_H
@@ -27,6 +29,7 @@
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/string.h>
 #include <linux/compiler.h>
 #include <asm/io.h>
@@ -55,6 +58,7 @@ static inline void *epm_va(u64 pa)
 
 #define epm_set_pte(ptep, val)	WRITE_ONCE(*(ptep), (val))
 #define epm_cond_resched()	cond_resched()
+#define epm_fatal_signal()	fatal_signal_pending(current)
 
 #else /* !__KERNEL__ */
 

@@ -23,6 +23,8 @@ struct epm_space {
 	struct mutex lock;		/* serialises everything below */
 	struct epm_pmap pm;
 	struct mm_struct *mm;		/* whose pages may be mapped */
+	struct user_struct *user;	/* the opener's: charged for the pins */
+	bool admin;			/* opener had CAP_SYS_ADMIN: show hpas */
 	u64 pinned;			/* 4 KiB pages pinned and charged */
 	u64 flushes;
 	u64 runs;

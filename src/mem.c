@@ -4,18 +4,32 @@
  *
  * The tables are the only record of what is pinned: MAP pins, hands the
  * frames to the core, and keeps nothing else; UNMAP and close unpin what
- * the core releases (each frame exactly once). Pins are charged to the
- * opener's RLIMIT_MEMLOCK the way VFIO does it (account_locked_vm()), so
- * CAP_IPC_LOCK lifts the limit.
+ * the core releases (each frame exactly once).
+ *
+ * Pins are charged to the user that opened the file (its user_struct's
+ * locked_vm, as io_uring does), not to an mm: the opener's mm can die
+ * (exec, exit) while the file, and so the pins, live on in a fork child
+ * or an SCM_RIGHTS receiver, and a charge held by the mm would die with
+ * it. MAP checks the sum against the caller's RLIMIT_MEMLOCK unless it
+ * has CAP_IPC_LOCK (the caller of MAP is always the opener's process).
+ * The same pages show in the opener's VmPin (mm->pinned_vm) while that
+ * mm lives.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/hugetlb.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 
 #include "main.h"
+
+/* struct user_struct has locked_vm only when one of these is built in */
+#if !IS_ENABLED(CONFIG_NET) && !IS_ENABLED(CONFIG_IO_URING)
+#error "ept-pmap charges pins to user_struct.locked_vm: needs CONFIG_NET or CONFIG_IO_URING"
+#endif
 
 /*
  * Pages are pinned a chunk at a time, each chunk ending on a 1 GiB gpa
@@ -23,6 +37,12 @@
  * is scratch space for one chunk only.
  */
 #define EPM_CHUNK_PAGES	(EPM_SIZE_1G >> PAGE_SHIFT)
+
+/*
+ * pin_user_pages_fast() walks present pages with interrupts off and looks
+ * at no signal: pin this many at a time, then yield and look.
+ */
+#define EPM_PIN_BATCH	1024UL
 
 struct epm_pin_chunk {
 	struct page **pages;
@@ -56,13 +76,37 @@ static void epm_mem_release(void *arg, u64 hpa, u64 size, u32 attr)
 	sp->pinned -= nr;
 }
 
+/*
+ * Charge @nr pages to the opener's user; ENOMEM beyond the caller's
+ * RLIMIT_MEMLOCK without CAP_IPC_LOCK (asked only then: no audit record
+ * for a MAP within the limit).
+ */
+static int epm_mem_charge(struct epm_space *sp, unsigned long nr)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	long cur = atomic_long_read(&sp->user->locked_vm);
+	bool checked = false;
+
+	do {
+		if ((unsigned long)cur + nr > limit && !checked) {
+			if (!capable(CAP_IPC_LOCK)) {
+				pr_info_ratelimited("MAP: %lu pages would exceed RLIMIT_MEMLOCK (%lu pages, %ld charged to the user)\n",
+						    nr, limit, cur);
+				return -ENOMEM;
+			}
+			checked = true;
+		}
+	} while (!atomic_long_try_cmpxchg(&sp->user->locked_vm, &cur,
+					  cur + nr));
+	atomic64_add(nr, &sp->mm->pinned_vm);
+	return 0;
+}
+
+/* The opener's mm may be gone: mm_struct itself lives until mmdrop(). */
 static void epm_mem_uncharge(struct epm_space *sp, unsigned long nr)
 {
-	/* at close the opener may be exiting: skip an mm with no users */
-	if (nr && mmget_not_zero(sp->mm)) {
-		account_locked_vm(sp->mm, nr, false);
-		mmput(sp->mm);
-	}
+	atomic_long_sub(nr, &sp->user->locked_vm);
+	atomic64_sub(nr, &sp->mm->pinned_vm);
 }
 
 /*
@@ -108,22 +152,30 @@ static int epm_mem_check_vmas(struct mm_struct *mm, u64 uaddr, u64 size,
 	return ret;
 }
 
+/*
+ * Pin the chunk's pages. Returns 0, or an errno with nothing pinned:
+ * EINTR when the caller is killed meanwhile.
+ */
 static int epm_pin_chunk(struct epm_pin_chunk *c, u64 uaddr,
 			 unsigned int gup_flags)
 {
 	unsigned long done = 0;
+	long ret;
 
 	while (done < c->nr) {
-		long ret = pin_user_pages_fast(uaddr + (done << PAGE_SHIFT),
-					       c->nr - done, gup_flags,
-					       c->pages + done);
-
+		ret = pin_user_pages_fast(uaddr + (done << PAGE_SHIFT),
+					  min(c->nr - done, EPM_PIN_BATCH),
+					  gup_flags, c->pages + done);
 		if (ret <= 0) {
-			if (done)
-				unpin_user_pages(c->pages, done);
-			return ret ? ret : -EFAULT;
+			ret = ret ? ret : -EFAULT;
+			goto err_unpin;
 		}
 		done += ret;
+		cond_resched();
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto err_unpin;
+		}
 	}
 	/*
 	 * The VMA check ran under a lock since dropped: another thread may
@@ -141,12 +193,19 @@ static int epm_pin_chunk(struct epm_pin_chunk *c, u64 uaddr,
 		}
 	}
 	return 0;
+
+err_unpin:
+	if (done)
+		unpin_user_pages(c->pages, done);
+	return ret;
 }
 
 /*
  * Pin [uaddr, uaddr + size) and map it at [gpa, gpa + size). Arguments are
  * validated by the caller. All or nothing: on failure every page pinned so
  * far is unpinned, every leaf built is gone and nothing stays charged.
+ * A fatal signal stops it within EPM_PIN_BATCH pages or one page table
+ * (EINTR, undone like any other failure).
  */
 int epm_mem_map(struct epm_space *sp, u64 gpa, u64 size, u64 uaddr, u32 attr,
 		u64 max_page)
@@ -183,12 +242,9 @@ int epm_mem_map(struct epm_space *sp, u64 gpa, u64 size, u64 uaddr, u32 attr,
 		gup_flags |= FOLL_WRITE;
 		req.attr |= EPM_ATTR_PINW;
 	}
-	ret = account_locked_vm(sp->mm, total, true);
-	if (ret) {
-		pr_info_ratelimited("MAP: %lu pages would exceed RLIMIT_MEMLOCK\n",
-				    total);
+	ret = epm_mem_charge(sp, total);
+	if (ret)
 		return ret;
-	}
 	c.pages = kvmalloc_array(min_t(unsigned long, total, EPM_CHUNK_PAGES),
 				 sizeof(*c.pages), GFP_KERNEL_ACCOUNT);
 	if (!c.pages) {

@@ -503,6 +503,8 @@ static int epm_map_level(struct epm_pmap *pm, u64 *table, unsigned int level,
 		if (ret)
 			return ret;
 		epm_cond_resched();
+		if (epm_fatal_signal())
+			return -EINTR;
 	}
 	return 0;
 }
@@ -671,6 +673,13 @@ static void epm_unbuild(struct epm_pmap *pm, u64 gpa, u64 size)
 	epm_unmap_level(pm, pm->root, EPM_LEVELS, gpa, gpa + size, &run);
 }
 
+/*
+ * Map req->gpa..+size onto the frames req->frame gives. Returns 0, or an
+ * errno with nothing built: EEXIST (part of the range is mapped), ENOMEM,
+ * the frame source's error, or EINTR when the caller is killed meanwhile
+ * (checked once per page table built, so a 1 GiB map of 4K leaves stops
+ * within 512 entries).
+ */
 int epm_map(struct epm_pmap *pm, const struct epm_map_req *req)
 {
 	struct epm_map_state st = { .req = req };
@@ -852,6 +861,8 @@ static void epm_protect_level(u64 *table, unsigned int level, u64 gpa,
 		if (!epm_is_leaf(&epm_kpt, kpte, level)) {
 			epm_protect_level(epm_table_of(kpte), level - 1, gpa,
 					  epm_entry_end(gpa, level, end), perm);
+			if (level == 2)
+				epm_cond_resched();
 			continue;
 		}
 		attr = epm_leaf_attr(&table[i], level);
@@ -916,6 +927,8 @@ static int epm_visit_level(u64 *table, unsigned int level, u64 gpa, u64 end,
 				      next, flags, visit, arg);
 		if (ret)
 			return ret;
+		if (level == 2)
+			epm_cond_resched();
 		if (flags & EPM_WALK_POST) {
 			e.post = true;
 			e.visited_all = next - gpa == EPM_LEVEL_SIZE(level);
@@ -1093,10 +1106,13 @@ static void epm_check_level(struct epm_check_state *cs, const u64 *table,
 		if (!epm_is_present(&epm_kpt, kpte))
 			continue;
 		used++;
-		if (!epm_is_leaf(&epm_kpt, kpte, level))
+		if (!epm_is_leaf(&epm_kpt, kpte, level)) {
 			epm_check_level(cs, epm_table_of(kpte), level - 1, gpa);
-		else if (level <= 3)
+			if (level == 2)
+				epm_cond_resched();
+		} else if (level <= 3) {
 			cs->mapped[level - 1] += size;
+		}
 	}
 	if (!used && level < EPM_LEVELS)
 		epm_mismatch(cs, EPM_BAD_EMPTY, level + 1, base, 0, 0);

@@ -23,7 +23,10 @@
 #
 # A kernel passes when run-qemu.sh passes (end marker rc=0, no kernel
 # warning, oops or leak on the console, no timeout), and its result log
-# holds no "not ok".  The summary counts every test result: ok, not ok and
+# holds no "not ok".  In the VMX lane it must also pass
+# selftests/bochs/vmx-count.sh: every vmx_test test ran but for the SKIPs
+# that CPU model is allowed (RUN missing from CAPS is not one); the count
+# of tests that ran is printed per model.  The summary counts every test result: ok, not ok and
 # SKIP (never counted as ok).  Exit status: 0 when every kernel passed,
 # 1 on any failure or missing result, 4 when the lane cannot run here (no
 # QEMU, no kernel with headers): scripts/check.sh reports that as SKIP.
@@ -292,6 +295,14 @@ for i in "${!kvers[@]}"; do
 	read -r good bad skip rollup <<<"$counts"
 	[ "$bad" -eq 0 ] && [ "$rollup" -eq 0 ] || reasons+=("not ok in the results")
 	[ "$good" -gt 0 ] || reasons+=("no test passed")
+	# VMX: every vmx_test test runs but for the SKIPs this model allows
+	ran_line=
+	if [ "$lane" = vmx ] && [[ " ${only_tests[*]} " == *" vmx_test "* ]]; then
+		ran_line=$(bash "$top/selftests/bochs/vmx-count.sh" \
+			   "$log/result.log" "$cpu") ||
+			reasons+=("too few vmx_test tests ran (SKIP not allowed, or missing)")
+		printf '%s\n' "$ran_line"
+	fi
 
 	t=$((SECONDS - start))
 	if [ ${#reasons[@]} -eq 0 ]; then
@@ -301,6 +312,7 @@ for i in "${!kvers[@]}"; do
 		rc=1
 	fi
 	summary+=("$target: $verdict: $good ok, $bad not ok, $skip skip, in $t s")
+	[ -z "$ran_line" ] || summary+=("$(printf '%s\n' "$ran_line" | sed 's/^/    /')")
 	if [ -s "$log/result.log" ]; then
 		# every failure as it is; skips grouped by their reason
 		{

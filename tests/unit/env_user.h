@@ -48,5 +48,6 @@ u64 epm_user_reset(void);
 
 #define epm_set_pte(ptep, val)	(*(volatile u64 *)(ptep) = (val))
 #define epm_cond_resched()	do { } while (0)
+#define epm_fatal_signal()	0
 
 #endif /* _EPM_ENV_USER_H */

@@ -15,10 +15,29 @@
  *  - A command either does all it was asked or changes nothing.
  *  - Guest-physical addresses (gpa) are 48 bits: 4 KiB aligned, sizes a
  *    non-zero multiple of 4 KiB, gpa + size <= 2^48; else EINVAL.
- *  - Host-physical addresses (in QUERY, DUMP, EPTP) are only shown to
- *    CAP_SYS_ADMIN; for others they read as zero (address bits 51:12 of
- *    every table entry included), as in /proc/self/pagemap.
+ *  - Host-physical addresses (in QUERY, DUMP, CHECK, EPTP) are shown only
+ *    through a file opened by a process with CAP_SYS_ADMIN (in the initial
+ *    user namespace), decided once at open() from the opener's
+ *    credentials, as /proc/PID/pagemap does: whoever later calls on the
+ *    file (a fork child, a process it was passed to with SCM_RIGHTS, the
+ *    opener after dropping the capability) sees what the opener would,
+ *    and a privileged caller sees no more through a file opened without
+ *    the capability. Otherwise they read as zero (address bits 51:12 of
+ *    every table entry included) and EPTP fails with EPERM.
  *  - Unknown commands fail with ENOTTY.
+ *
+ * Pinned memory:
+ *	Every page MAP pins stays pinned until UNMAP or the last close() of
+ *	the file, whatever happens to the process that mapped it: the file
+ *	may outlive it (a fork child or an SCM_RIGHTS receiver keeps it, or
+ *	the opener execs without O_CLOEXEC). So the pins are charged to the
+ *	user (real uid) that opened the file, which lives as long as the
+ *	file, not to its mm: the user's sum of such pins (user_struct
+ *	locked_vm, shared with io_uring's registered buffers) must stay
+ *	within the RLIMIT_MEMLOCK of the process calling MAP, unless it has
+ *	CAP_IPC_LOCK; UNMAP and close() give the charge back, each page
+ *	exactly once. While the opener's mm lives the pages also show in
+ *	its VmPin (/proc/PID/status), not in VmLck.
  *
  * Commands:
  *
@@ -32,11 +51,12 @@
  * EPM_IOC_MAP (struct epm_map, in)
  *	Map [gpa, gpa + size) to the caller's memory at uaddr (page aligned,
  *	anonymous or hugetlbfs memory of this process). The pages are pinned
- *	(with write access when EPM_PERM_W is asked) and charged to
- *	RLIMIT_MEMLOCK unless the caller has CAP_IPC_LOCK. Leaves are the
- *	largest that alignment, physical contiguity, max_page and the CPU
- *	allow. Errors: EEXIST (part of the range is mapped), ENOMEM (out of
- *	memory or over RLIMIT_MEMLOCK), EFAULT (uaddr not mapped, or not
+ *	(with write access when EPM_PERM_W is asked) and charged as below
+ *	("Pinned memory"). Leaves are the largest that alignment, physical
+ *	contiguity, max_page and the CPU allow. A fatal signal stops a long
+ *	MAP within a few thousand pages, with nothing mapped, pinned or
+ *	charged (EINTR). Errors: EEXIST (part of the range is mapped), ENOMEM
+ *	(out of memory or over RLIMIT_MEMLOCK), EFAULT (uaddr not mapped, or not
  *	writable when W is asked), EOPNOTSUPP (file-backed or I/O memory,
  *	execute-only without CPU support), EINVAL (bad range, perm W without
  *	R, no permission, bad memtype or max_page), EPERM (a process other
@@ -63,7 +83,10 @@
  *	the user array buf of count struct epm_dump_entry; count comes back
  *	as the number written. cursor: 0 to begin; on return, where to go on,
  *	or EPM_DUMP_DONE when every entry was written. With EPM_DUMP_LEAVES
- *	only leaves are written.
+ *	only leaves are written. The entries are gathered with the space
+ *	locked a few dozen at a time and copied out with it unlocked, so a
+ *	buffer that faults slowly holds up no other call; calls that change
+ *	the space meanwhile may show in later entries, as between two DUMPs.
  *
  * EPM_IOC_CHECK (struct epm_check, in: flags; out: the rest)
  *	Verify the lockstep invariant over the whole space; mismatches is
@@ -71,8 +94,9 @@
  *
  * EPM_IOC_EPTP (struct epm_eptp, in: flags; out: eptp, kpt_root)
  *	The EPT pointer (WB, 4-level walk, A/D enable with EPM_EPTP_AD) and
- *	the KPT root's physical address (AMD nested CR3). CAP_SYS_ADMIN only,
- *	else EPERM; EPM_EPTP_AD without EPM_CAP_EPT_AD: EOPNOTSUPP.
+ *	the KPT root's physical address (AMD nested CR3). Only through a file
+ *	opened with CAP_SYS_ADMIN, else EPERM; EPM_EPTP_AD without
+ *	EPM_CAP_EPT_AD: EOPNOTSUPP.
  *
  * EPM_IOC_STATS (struct epm_stats, out)
  *	Table pairs and bytes, bytes mapped per leaf size, pinned pages,
