@@ -7,9 +7,11 @@
  *
  * Usage: kvm_diff [-k] [-v N] PROGS.BIN PROGS.TXT    (-k: KVM only)
  *
- * For each program: a KVM VM is made, run to its end and closed (on 6.1
- * kvm_intel holds VMX only while a VM exists, and RUN fails EBUSY then);
- * then an ept-pmap address space with the same map runs it; then the two
+ * Programs go in batches of BATCH: one KVM VM runs the whole batch, each
+ * program on a vCPU of its own (born in the reset state) and its own
+ * slots, and is closed (on 6.1 kvm_intel holds VMX only while a VM
+ * exists, and RUN fails EBUSY then); then each program runs on a fresh
+ * ept-pmap address space with the same map, and the two
  * records and the final memory are compared. A record is the list of
  * exits up to the end: port I/O (each answered, for IN, with a value both
  * sides get: answer()), the first access to a hole or a write to
@@ -49,6 +51,7 @@
 #define PAGE		0x1000ULL
 #define MB2		0x200000ULL
 #define TIME_LIMIT_S	4
+#define BATCH		50	/* programs per KVM VM */
 #define MODE_REAL	0
 #define MODE_PROT32	1
 #define MODE_LONG64	2
@@ -379,23 +382,27 @@ static int kvm_fail(const char *what)
 	return -1;
 }
 
-/* Run @p on KVM into @rec. 0, or -1 when KVM could not be set up. */
-static int kvm_side(const struct prog *p, struct record *rec)
+/*
+ * Run @p on KVM into @rec, in @vm, on a new vCPU @id (a vCPU is born in
+ * the reset state, FPU included: nothing of the previous program's vCPU
+ * is left to reset), after taking the previous program's @prev slots
+ * away. 0, or -1 when KVM could not be set up.
+ */
+static int kvm_side(const struct prog *p, struct record *rec, int vm, int id,
+		    int prev)
 {
-	int vm, vcpu, i, ret = -1, size;
+	int vcpu = -1, i, ret = -1, size = 0;
 	struct kvm_run *run = NULL;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 	struct xrec *x;
 
 	fill(p, rec->mem, rec->len);
-	vm = ioctl(kvm_sys, KVM_CREATE_VM, 0);
-	if (vm < 0)
-		return kvm_fail("KVM_CREATE_VM");
-	vcpu = -1;
-	if (ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL)) {
-		kvm_fail("KVM_SET_TSS_ADDR");
-		goto out;
+	for (i = 0; i < prev; i++) {
+		struct kvm_userspace_memory_region slot = { .slot = i };
+
+		if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot))
+			return kvm_fail("KVM_SET_USER_MEMORY_REGION (delete)");
 	}
 	for (i = 0; i < p->nregions; i++) {
 		struct kvm_userspace_memory_region slot = {
@@ -406,12 +413,10 @@ static int kvm_side(const struct prog *p, struct record *rec)
 			.userspace_addr = (uintptr_t)rec->mem[i],
 		};
 
-		if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot)) {
-			kvm_fail("KVM_SET_USER_MEMORY_REGION");
-			goto out;
-		}
+		if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &slot))
+			return kvm_fail("KVM_SET_USER_MEMORY_REGION");
 	}
-	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, id);
 	size = ioctl(kvm_sys, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vcpu < 0 || size <= 0) {
 		kvm_fail("KVM_CREATE_VCPU");
@@ -573,8 +578,23 @@ out:
 		munmap(run, size);
 	if (vcpu >= 0)
 		close(vcpu);
-	close(vm);
 	return ret;
+}
+
+/* A VM for a batch of programs; each gets its own vCPU and slots. */
+static int kvm_vm(void)
+{
+	int vm = ioctl(kvm_sys, KVM_CREATE_VM, 0);
+
+	if (vm < 0)
+		return kvm_fail("KVM_CREATE_VM");
+	/* as QEMU does on Intel: a TSS for real mode, out of the guests' way */
+	if (ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL)) {
+		kvm_fail("KVM_SET_TSS_ADDR");
+		close(vm);
+		return -1;
+	}
+	return vm;
 }
 
 /* ---- ept-pmap ---------------------------------------------------------- */
@@ -877,7 +897,7 @@ static int kmsg = -1;
  * Returns how many there were. The console fails the run on them anyway:
  * this says which program to replay.
  */
-static int kernel_reports(const struct prog *p)
+static int kernel_reports(const struct prog *p, const char *side)
 {
 	static const char *const bad[] = {
 		"BUG:", "WARNING:", "Oops", "Call Trace", "Bad FPU", "general protection",
@@ -899,8 +919,8 @@ static int kernel_reports(const struct prog *p)
 		msg = msg ? msg + 1 : buf;
 		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 			if (strstr(msg, bad[i])) {
-				printf("KERNEL after prog %lu seed %" PRIu64 " mode %s: %s",
-				       p->idx, p->seed, mode_names[p->mode], msg);
+				printf("KERNEL after prog %lu seed %" PRIu64 " mode %s (%s side): %s",
+				       p->idx, p->seed, mode_names[p->mode], side, msg);
 				n++;
 				break;
 			}
@@ -943,9 +963,9 @@ int main(int argc, char **argv)
 {
 	unsigned long progs[3] = { 0 }, bad[3] = { 0 }, kinds[8] = { 0 };
 	unsigned long faults_w = 0, faults_r = 0, io_in = 0, io_out = 0;
-	static struct record ours, kvm;
+	static struct record ours, kvm[BATCH];
+	static struct prog batch[BATCH];
 	struct sigaction sa;
-	struct prog p;
 	double t0 = now_s(), tk = 0, to = 0;
 	int opt, i, kreports = 0;
 
@@ -985,41 +1005,58 @@ usage:
 		return 2;
 	}
 
-	while (read_prog(&p)) {
+	for (;;) {
+		int nb = 0, vm, j;
 		double t1 = now_s(), t2;
 
-		memset(&kvm, 0, sizeof(kvm));
-		memset(&ours, 0, sizeof(ours));
-		if (kvm_side(&p, &kvm))
+		while (nb < BATCH && read_prog(&batch[nb]))
+			nb++;
+		if (!nb)
+			break;
+		/* KVM first, for the whole batch, then the VM is closed: on
+		 * 6.1 kvm_intel holds VMX while a VM exists (RUN: EBUSY) */
+		vm = kvm_vm();
+		if (vm < 0)
 			return 2;
+		for (j = 0; j < nb; j++) {
+			memset(&kvm[j], 0, sizeof(kvm[j]));
+			if (kvm_side(&batch[j], &kvm[j], vm, j,
+				     j ? batch[j - 1].nregions : 0))
+				return 2;
+			kreports += kernel_reports(&batch[j], "kvm");
+		}
+		close(vm);
 		t2 = now_s();
 		tk += t2 - t1;
-		if (only_kvm) {
-			progs[p.mode]++;
-			release(&p, &kvm);
-			kreports += kernel_reports(&p);
-			continue;
-		}
-		if (epm_side(&p, &ours))
-			return 2;
-		to += now_s() - t2;
-		progs[p.mode]++;
-		for (i = 0; i < kvm.n; i++) {
-			const struct xrec *x = &kvm.x[i];
+		for (j = 0; j < nb; j++) {
+			const struct prog *pp = &batch[j];
 
-			kinds[x->kind]++;
-			if (x->kind == X_IO)
-				x->dir ? io_in++ : io_out++;
-			if (x->kind == X_FAULT)
-				x->dir ? faults_w++ : faults_r++;
+			progs[pp->mode]++;
+			for (i = 0; i < kvm[j].n; i++) {
+				const struct xrec *x = &kvm[j].x[i];
+
+				kinds[x->kind]++;
+				if (x->kind == X_IO)
+					x->dir ? io_in++ : io_out++;
+				if (x->kind == X_FAULT)
+					x->dir ? faults_w++ : faults_r++;
+			}
+			if (!only_kvm) {
+				double t3 = now_s();
+
+				memset(&ours, 0, sizeof(ours));
+				if (epm_side(pp, &ours))
+					return 2;
+				to += now_s() - t3;
+				if (compare(pp, &ours, &kvm[j])) {
+					bad[pp->mode]++;
+					report(pp, &ours, &kvm[j]);
+				}
+				release(pp, &ours);
+				kreports += kernel_reports(pp, "ours");
+			}
+			release(pp, &kvm[j]);
 		}
-		if (compare(&p, &ours, &kvm)) {
-			bad[p.mode]++;
-			report(&p, &ours, &kvm);
-		}
-		release(&p, &kvm);
-		release(&p, &ours);
-		kreports += kernel_reports(&p);
 	}
 	printf("kvm-diff: %lu programs (real %lu, prot32 %lu, long64 %lu), "
 	       "%lu divergent (real %lu, prot32 %lu, long64 %lu)\n",
