@@ -8,6 +8,7 @@
 #   make demo            boot a VM, map regions, show KPT and EPT side by side,
 #                        run the hello guest (Bochs: Intel VMX)
 #   make unit | fuzz | bench | vm-bench | vmx-bench | vm-test | vmx-test
+#   make kvm-diff        random guests on KVM and on RUN, compared (Bochs)
 #   make debug-kernel | vm-test-debug
 #   make style | sparse
 #   make install | dkms-install | clean
@@ -20,7 +21,7 @@ export EPM_CACHE
 
 .PHONY: all module modules clean unit fuzz bench check deps style sparse \
 	install dkms-install vm-test vmx-test vmx-bench vm-bench demo help eptctl \
-	debug-kernel vm-test-debug \
+	debug-kernel vm-test-debug kvm-diff \
 	selftests
 
 all: module
@@ -88,6 +89,10 @@ debug-kernel:
 vm-test-debug:
 	bash debug/lane.sh
 
+# SEED=, N=, FPU_LIVE=0|1: see selftests/kvm-diff/lane.sh
+kvm-diff:
+	bash selftests/kvm-diff/lane.sh
+
 vmx-bench:
 	bash bench/vmx-bench.sh
 
@@ -101,4 +106,4 @@ check: deps
 	bash scripts/check.sh
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,13p' Makefile

@@ -13,6 +13,8 @@
 #   fuzz    libFuzzer over operation sequences, FUZZ_SECONDS (default 60)
 #   vm      the selftests in QEMU TCG on every installed kernel
 #   vmx     the launcher's selftests in Bochs (Intel VMX + EPT), two CPU models
+#   kvm-diff  random guest programs on KVM and on RUN in one Bochs boot,
+#           compared exit by exit (SEED= replays a run)
 #   vm-debug  the whole QEMU suite on a KASAN/lockdep/kmemleak kernel built
 #           from linux-source-6.1 (cached), with fault injection; then the
 #           launcher's selftests and RUN under stress on it in Bochs
@@ -69,6 +71,7 @@ lane unit make -s -C tests/unit run
 lane fuzz make -s -C tests/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 lane vm bash selftests/vm/lane.sh
 lane vmx bash selftests/bochs/lane.sh
+lane kvm-diff bash selftests/kvm-diff/lane.sh
 lane vm-debug bash debug/lane.sh
 
 echo
