@@ -99,7 +99,8 @@ vmx-bench:
 vm-bench:
 	bash bench/vm-bench.sh
 
-demo:
+# the same packages as check: one step, scripts/deps.sh
+demo: deps
 	bash scripts/demo.sh
 
 check: deps
