@@ -9,7 +9,8 @@
 # (rw) and an uncached page; one translation; the KPT and EPT side by side;
 # the lockstep check; stats; then load tools/ctl/guests/hello.bin at gpa
 # 0x1000 and run it, which prints "hello" (the guest's COM1) and the HLT
-# exit record.
+# exit record. The same maps dumped as Graphviz DOT come back too, and
+# are drawn (dot -Tsvg) into build/demo/address-space.svg.
 #
 # The VM is Bochs (selftests/bochs/run-bochs.sh), whose CPU models emulate
 # VMX with EPT, when Bochs is installed; otherwise QEMU TCG, which has no
@@ -52,17 +53,19 @@ payload=$work/payload
 mkdir "$payload"
 cp ept_pmap.ko tools/ctl/eptctl tools/ctl/guests/hello.bin "$payload/"
 
-cat >"$payload/demo.batch" <<'BATCH'
-# one address space: every line below acts on it
-caps
+cat >"$payload/maps.batch" <<'BATCH'
 map --gpa 0 --size 64k --perm rx
 map --gpa 0x200000 --size 4m --perm rw --thp
 map --gpa 0x1000000 --size 4k --perm r --memtype uc
-query --gpa 0x201234
-dump --format tree
-check
-stats
 BATCH
+{
+	echo "# one address space: every line below acts on it"
+	echo caps
+	cat "$payload/maps.batch"
+	printf '%s\n' "query --gpa 0x201234" "dump --format tree" check stats
+} >"$payload/demo.batch"
+# the same maps once more, as Graphviz DOT for the picture
+{ cat "$payload/maps.batch"; echo "dump --format dot"; } >"$payload/dot.batch"
 cat >"$payload/guest.batch" <<'BATCH'
 # hello.S: 32-bit flat protected mode, loads and starts at gpa 0x1000
 load --gpa 0x1000 hello.bin
@@ -78,15 +81,18 @@ cd /payload
 	if grep -q -w vmx /proc/cpuinfo; then
 		echo "# $(uname -r), a CPU with VMX: the whole sequence in one eptctl"
 		cat demo.batch guest.batch >all.batch
-		./eptctl -v -x -b all.batch 2>&1
-		exit $?
+		./eptctl -v -x -b all.batch 2>&1 || exit $?
+	else
+		echo "# $(uname -r), no VMX on this CPU (QEMU TCG): the tables only"
+		./eptctl -v -x -b demo.batch 2>&1 || exit $?
+		echo
+		echo "# the guest needs VMX; eptctl says why it cannot run here:"
+		./eptctl -x map --gpa 0 --size 64k --perm rx \; \
+			load --gpa 0x1000 hello.bin \; run --entry 0x1000 2>&1
 	fi
-	echo "# $(uname -r), no VMX on this CPU (QEMU TCG): the tables only"
-	./eptctl -v -x -b demo.batch 2>&1 || exit $?
-	echo
-	echo "# the guest needs VMX; eptctl says why it cannot run here:"
-	./eptctl -x map --gpa 0 --size 64k --perm rx \; \
-		load --gpa 0x1000 hello.bin \; run --entry 0x1000 2>&1
+	echo EPM-DOT-BEGIN
+	./eptctl -b dot.batch 2>&1 || exit $?
+	echo EPM-DOT-END
 	exit 0
 } >"$RESULT"
 RUN
@@ -111,9 +117,24 @@ if [ "$rc" != 0 ]; then
 	echo "demo: the $vm run failed (exit $rc) after $secs s; its output is above"
 	exit 1
 fi
+out=$top/build/demo
+mkdir -p "$out"
+tr -d '\r' <"$logdir/result.log" >"$work/result.txt"
+sed -n '/^EPM-DOT-BEGIN$/,/^EPM-DOT-END$/{/^EPM-DOT-/!p}' "$work/result.txt" \
+	>"$out/address-space.dot"
 echo
 echo "==================== make demo: $vm, $kver ===================="
-grep -a -v '^EPM-END rc=' "$logdir/result.log" | tr -d '\r'
+sed '/^EPM-DOT-BEGIN$/,/^EPM-DOT-END$/d; /^EPM-END rc=/d' "$work/result.txt"
 echo "================================================================"
 grep -a -E '^(bochs|vm): .*(kernel entered|PASS)' "$work/vm.out" | sed 's/^/demo: /' || true
 echo "demo: VM images built, booted, ran and powered off in $secs s"
+if ! grep -q '^digraph' "$out/address-space.dot"; then
+	echo "demo: no DOT dump in the VM's result log ($out/address-space.dot)" >&2
+	exit 1
+fi
+if ! command -v dot >/dev/null; then
+	echo "demo: no Graphviz 'dot' (apt-get install graphviz): the DOT is $out/address-space.dot" >&2
+	exit 1
+fi
+dot -Tsvg -o "$out/address-space.svg" "$out/address-space.dot"
+echo "demo: the address space as a picture: $out/address-space.svg"
