@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Benchmark of the page-table core (src/pmap.c) in userspace, against the
- * performance targets of DESIGN.md:
+ * targets of Documentation/design.md, "Benchmarks":
  *
  *   1. building KPT+EPT for 1 GiB at 4K against its floor: the same table
  *      pairs taken from epm_pair_alloc() (which zeroes them) and the same

@@ -4,7 +4,7 @@
 # Usage: bench/vm-bench.sh [-n ROUNDS] [--timeout SEC] [KVER]
 #                                                (what `make vm-bench` runs)
 #
-# The module's MAP benchmark (DESIGN.md, "Performance targets": MAP of
+# The module's MAP benchmark (Documentation/design.md, "Benchmarks": MAP of
 # 1 GiB at 4 KiB within 1.25x of pinning alone, THP-backed memory as 2M
 # leaves). In one QEMU TCG boot of kernel KVER (default: the newest that
 # selftests/vm/kernels.sh lists, 3 GiB of guest memory), bench/vm_bench

@@ -2,11 +2,12 @@
 /*
  * vm_bench: the module's MAP against pinning alone, in one boot.
  *
- * DESIGN.md asks MAP of 1 GiB of user memory at 4 KiB to stay within 1.25x
- * of pin_user_pages_fast() alone on the same range. Userspace cannot call
- * that directly; the closest thing it can reach is io_uring's buffer
- * registration, which pins the very same pages the same way (FOLL_WRITE |
- * FOLL_LONGTERM) and keeps them pinned until the buffer is unregistered.
+ * The target (Documentation/design.md, "Benchmarks"): MAP of 1 GiB of user
+ * memory at 4 KiB within 1.25x of pin_user_pages_fast() alone on the same
+ * range. Userspace cannot call that directly; the closest thing it can
+ * reach is io_uring's buffer registration, which pins the very same pages
+ * the same way (FOLL_WRITE | FOLL_LONGTERM) and keeps them pinned until the
+ * buffer is unregistered.
  * So, on one 1 GiB buffer:
  *
  *   ept-pmap:  EPM_IOC_MAP (pin + KPT/EPT tables) then EPM_IOC_UNMAP

@@ -1189,8 +1189,9 @@ TEST_F(vmx, second_run_on_file_busy)
 
 /*
  * UNMAP while a guest spins reading the page: UNMAP must not wait for the
- * run to end, and the running guest must lose the page (DESIGN: running
- * guests are kicked out and the EPT TLB flushed before they go on).
+ * run to end, and the running guest must lose the page (Documentation/
+ * design.md, "Locking and flush rules": UNMAP waits for the running
+ * slice only, and the next slice flushes the EPT TLB before entering).
  */
 TEST_F(vmx, unmap_while_running)
 {

@@ -16,7 +16,8 @@
  *                flags; the core encodes it into both formats.
  *
  * Invariants kept by every operation (epm_check() verifies them):
- *   - both halves of every entry agree (DESIGN.md, lockstep table);
+ *   - both halves of every entry agree (Documentation/design.md,
+ *     "The lockstep invariant");
  *   - intermediates carry full permissions, leaves decide;
  *   - no table pair other than the root is ever empty;
  *   - counters equal what the tables hold.

@@ -342,7 +342,7 @@ u32 md_map_attr(u32 attr, u64 max_page)
 	return attr;
 }
 
-/* Leaf bits, from the lockstep table in DESIGN.md */
+/* Leaf bits, from the lockstep table in Documentation/design.md */
 
 void md_leaf_bits(unsigned int level, u64 hpa, u32 attr, u64 *kpte,
 		  u64 *epte)

@@ -130,8 +130,8 @@ void model_frames(const struct model *m, u64 gpa, u64 size,
 
 /*
  * The two halves of the leaf at @level for @hpa and a model attr, written
- * here from DESIGN.md and pte.h (not with the core's encoder), A/D bits as
- * the core sets them at birth.
+ * here from Documentation/design.md and pte.h (not with the core's
+ * encoder), A/D bits as the core sets them at birth.
  */
 void md_leaf_bits(unsigned int level, u64 hpa, u32 attr, u64 *kpte,
 		  u64 *epte);

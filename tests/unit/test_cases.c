@@ -3,9 +3,9 @@
  * Table-driven tests of the page-table core (src/pmap.c).
  *
  * Expected entry values are written out by hand from the Intel SDM bit
- * definitions and the lockstep table of DESIGN.md, never computed by the
- * encoders under test. Every test builds and destroys its own address
- * space; the runner counts leaked table pairs.
+ * definitions and the lockstep table of Documentation/design.md, never
+ * computed by the encoders under test. Every test builds and destroys its
+ * own address space; the runner counts leaked table pairs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -700,7 +700,7 @@ static void run_enc_cases(const struct enc_case *c, size_t n)
 	}
 }
 
-/* DESIGN.md lockstep table: KPT P,U,(W),(NX); EPT R,(W),(X); WB = 6. */
+/* Documentation/design.md table: KPT P,U,(W),(NX); EPT R,(W),(X); WB = 6. */
 static void enc_leaf_permissions(void)
 {
 	static const struct enc_case cases[] = {
