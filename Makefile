@@ -10,8 +10,8 @@
 #   make unit | fuzz | bench | vm-bench | vmx-bench | vm-test | vmx-test
 #   make kvm-diff        random guests on KVM and on RUN, compared (Bochs)
 #   make debug-kernel | vm-test-debug
-#   make style | sparse
-#   make install | dkms-install | clean
+#   make style | sparse | docs-check
+#   make install | uninstall (DESTDIR=, PREFIX=) | dkms-install | clean
 
 KVERS   := $(shell ls -d /lib/modules/*/build 2>/dev/null | cut -d/ -f4 | sort -V)
 KVER    ?= $(lastword $(KVERS))
@@ -20,8 +20,8 @@ EPM_CACHE ?= $(HOME)/.cache/ept-pmap
 export EPM_CACHE
 
 .PHONY: all module modules clean unit fuzz bench check deps style sparse \
-	install dkms-install vm-test vmx-test vmx-bench vm-bench demo help eptctl \
-	debug-kernel vm-test-debug kvm-diff \
+	install uninstall dkms-install vm-test vmx-test vmx-bench vm-bench demo help eptctl \
+	debug-kernel vm-test-debug kvm-diff docs-check \
 	selftests
 
 all: module
@@ -56,20 +56,60 @@ style:
 sparse:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 CF="-D__CHECK_ENDIAN__" W=1 modules
 
-install: module
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
-	depmod -a $(KVER)
+# Where `make install` puts things (README.md, "Installing", lists them;
+# scripts/docs-check.sh installs into a DESTDIR and compares). The module
+# goes to /lib/modules/KVER/updates whatever PREFIX is; depmod runs only
+# when DESTDIR is empty.
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+INCLUDEDIR  ?= $(PREFIX)/include
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+MODDIR      := /lib/modules/$(KVER)/updates
+UAPI_HDRS   := $(wildcard include/uapi/linux/*.h)
+INSTALLED   := $(MODDIR)/ept_pmap.ko $(SBINDIR)/eptctl \
+	       $(MANDIR)/man8/eptctl.8 $(MANDIR)/man4/ept-pmap.4 \
+	       $(BASHCOMPDIR)/eptctl \
+	       $(patsubst include/uapi/%,$(INCLUDEDIR)/%,$(UAPI_HDRS))
 
+install: module eptctl
+	install -D -m 0644 ept_pmap.ko $(DESTDIR)$(MODDIR)/ept_pmap.ko
+	install -D -m 0755 tools/ctl/eptctl $(DESTDIR)$(SBINDIR)/eptctl
+	install -D -m 0644 Documentation/man/eptctl.8 $(DESTDIR)$(MANDIR)/man8/eptctl.8
+	install -D -m 0644 Documentation/man/ept-pmap.4 $(DESTDIR)$(MANDIR)/man4/ept-pmap.4
+	install -D -m 0644 tools/ctl/eptctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/eptctl
+	install -d $(DESTDIR)$(INCLUDEDIR)/linux
+	install -m 0644 $(UAPI_HDRS) $(DESTDIR)$(INCLUDEDIR)/linux/
+	[ -f lib/Makefile ] || exit 0; $(MAKE) -C lib install DESTDIR=$(DESTDIR) \
+		PREFIX=$(PREFIX) INCLUDEDIR=$(INCLUDEDIR)
+	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	[ -f lib/Makefile ] || exit 0; $(MAKE) -C lib uninstall DESTDIR=$(DESTDIR) \
+		PREFIX=$(PREFIX) INCLUDEDIR=$(INCLUDEDIR)
+	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
+
+# DKMS, by default into the system's trees (/usr/src, /var/lib/dkms,
+# /lib/modules). DKMS_ROOT=DIR uses DIR/src, DIR/dkms and DIR/lib/modules
+# instead, without depmod: scripts/dkms-check.sh does that, then boots the
+# module DKMS installed.
 DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+DKMS_SRC := $(if $(DKMS_ROOT),$(DKMS_ROOT)/src,/usr/src)/ept-pmap-$(DKMS_VER)
+DKMS     := dkms $(if $(DKMS_ROOT),--sourcetree $(DKMS_ROOT)/src \
+	    --dkmstree $(DKMS_ROOT)/dkms --installtree $(DKMS_ROOT)/lib/modules \
+	    --no-depmod)
 dkms-install:
-	rm -rf /usr/src/ept-pmap-$(DKMS_VER)
-	mkdir -p /usr/src/ept-pmap-$(DKMS_VER)
-	cp -r Kbuild Makefile dkms.conf src include /usr/src/ept-pmap-$(DKMS_VER)/
-	find /usr/src/ept-pmap-$(DKMS_VER) \( -name '*.o' -o -name '*.ko' \
+	if [ -n "$$($(DKMS) status -m ept-pmap -v $(DKMS_VER))" ]; then \
+		$(DKMS) remove ept-pmap/$(DKMS_VER) --all; fi
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp -r Kbuild Makefile dkms.conf src include $(DKMS_SRC)/
+	find $(DKMS_SRC) \( -name '*.o' -o -name '*.ko' \
 		-o -name '.*.cmd' -o -name '*.mod*' \) -delete
-	dkms add ept-pmap/$(DKMS_VER)
-	dkms build ept-pmap/$(DKMS_VER) -k $(KVER)
-	dkms install ept-pmap/$(DKMS_VER) -k $(KVER)
+	$(DKMS) add ept-pmap/$(DKMS_VER)
+	$(DKMS) build ept-pmap/$(DKMS_VER) -k $(KVER)
+	$(DKMS) install ept-pmap/$(DKMS_VER) -k $(KVER)
 
 eptctl:
 	$(MAKE) -C tools/ctl
@@ -102,6 +142,9 @@ vm-bench:
 # the same packages as check: one step, scripts/deps.sh
 demo: deps
 	bash scripts/demo.sh
+
+docs-check:
+	bash scripts/docs-check.sh
 
 check: deps
 	bash scripts/check.sh

@@ -3,7 +3,8 @@
  * ept-pmap: a guest-physical address space built as x86-64 page tables
  * (KPT) and Intel EPT tables in lockstep, driven through /dev/ept-pmap.
  *
- * Each open file of /dev/ept-pmap is one address space, empty at open.
+ * Each open file of /dev/ept-pmap is one address space, empty at open
+ * (open fails with ENOMEM when its root table cannot be allocated).
  * Closing the file unmaps everything, unpins every page and frees every
  * table. Calls on one file are serialised; different files are independent.
  *
@@ -87,6 +88,7 @@
  *	locked a few dozen at a time and copied out with it unlocked, so a
  *	buffer that faults slowly holds up no other call; calls that change
  *	the space meanwhile may show in later entries, as between two DUMPs.
+ *	ENOMEM when its bounce buffer cannot be allocated.
  *
  * EPM_IOC_CHECK (struct epm_check, in: flags; out: the rest)
  *	Verify the lockstep invariant over the whole space; mismatches is
@@ -145,7 +147,9 @@
  *	timer; CAPS has no EPM_CAP_RUN), EBUSY (VMX is in use by another
  *	hypervisor such as kvm_intel, or another thread is in RUN on this
  *	file), EINTR (a signal arrived: exit_kind EPM_EXIT_INTR and the
- *	registers are written back), EPERM (another process), EINVAL.
+ *	registers are written back), EPERM (another process), EINVAL,
+ *	ENOMEM (the first RUN on a file allocates its VMCS), EIO (VMXON,
+ *	VMCLEAR or VMPTRLD failed on this CPU).
  */
 #ifndef _UAPI_LINUX_EPT_PMAP_H
 #define _UAPI_LINUX_EPT_PMAP_H
