@@ -5,12 +5,13 @@
 #   make                 build ept_pmap.ko (W=1) against the newest installed
 #                        kernel headers (KVER=... or KDIR=... to choose)
 #   make check           install what is missing, build, run every lane
-#   make demo            boot a VM, map regions, show KPT and EPT side by side,
-#                        run the hello guest (Bochs: Intel VMX)
+#   make demo            install what is missing, boot a VM, map regions, show
+#                        KPT and EPT side by side, run the hello guest (Bochs:
+#                        Intel VMX), draw build/demo/address-space.svg
 #   make unit | fuzz | bench | vm-bench | vmx-bench | vm-test | vmx-test
 #   make kvm-diff        random guests on KVM and on RUN, compared (Bochs)
 #   make debug-kernel | vm-test-debug
-#   make style | sparse | docs-check
+#   make style | sparse | docs-check | dkms-check
 #   make install | uninstall (DESTDIR=, PREFIX=) | dkms-install | clean
 
 KVERS   := $(shell ls -d /lib/modules/*/build 2>/dev/null | cut -d/ -f4 | sort -V)
@@ -21,7 +22,7 @@ export EPM_CACHE
 
 .PHONY: all module modules clean unit fuzz bench check deps style sparse \
 	install uninstall dkms-install vm-test vmx-test vmx-bench vm-bench demo help eptctl \
-	debug-kernel vm-test-debug kvm-diff docs-check \
+	debug-kernel vm-test-debug kvm-diff docs-check dkms-check \
 	selftests
 
 all: module
@@ -92,11 +93,14 @@ uninstall:
 
 # DKMS, by default into the system's trees (/usr/src, /var/lib/dkms,
 # /lib/modules). DKMS_ROOT=DIR uses DIR/src, DIR/dkms and DIR/lib/modules
-# instead, without depmod: scripts/dkms-check.sh does that, then boots the
-# module DKMS installed.
+# instead, without depmod, and signs with a key of its own in DIR (DKMS
+# makes one) rather than /var/lib/dkms/mok.key: scripts/dkms-check.sh does
+# that, then boots the module DKMS installed.
 DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 DKMS_SRC := $(if $(DKMS_ROOT),$(DKMS_ROOT)/src,/usr/src)/ept-pmap-$(DKMS_VER)
-DKMS     := dkms $(if $(DKMS_ROOT),--sourcetree $(DKMS_ROOT)/src \
+DKMS     := $(if $(DKMS_ROOT),mok_signing_key=$(DKMS_ROOT)/mok.key \
+	    mok_certificate=$(DKMS_ROOT)/mok.pub) \
+	    dkms $(if $(DKMS_ROOT),--sourcetree $(DKMS_ROOT)/src \
 	    --dkmstree $(DKMS_ROOT)/dkms --installtree $(DKMS_ROOT)/lib/modules \
 	    --no-depmod)
 dkms-install:
@@ -146,8 +150,11 @@ demo: deps
 docs-check:
 	bash scripts/docs-check.sh
 
+dkms-check:
+	bash scripts/dkms-check.sh
+
 check: deps
 	bash scripts/check.sh
 
 help:
-	@sed -n '3,13p' Makefile
+	@sed -n '3,/^$$/{/^$$/d;p}' Makefile

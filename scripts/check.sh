@@ -13,6 +13,8 @@
 #   fuzz    libFuzzer over operation sequences, FUZZ_SECONDS (default 60)
 #   docs    man pages against --help and the uapi header, bash completion,
 #           make install into a DESTDIR against README.md (scripts/docs-check.sh)
+#   dkms    make dkms-install into scratch trees, one QEMU boot loading
+#           the module DKMS installed (scripts/dkms-check.sh)
 #   vm      the selftests in QEMU TCG on every installed kernel
 #   vmx     the launcher's selftests in Bochs (Intel VMX + EPT), two CPU models
 #   kvm-diff  random guest programs on KVM and on RUN in one Bochs boot,
@@ -72,6 +74,7 @@ lane style bash scripts/style.sh
 lane unit make -s -C tests/unit run
 lane fuzz make -s -C tests/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 lane docs bash scripts/docs-check.sh
+lane dkms bash scripts/dkms-check.sh
 lane vm bash selftests/vm/lane.sh
 lane vmx bash selftests/bochs/lane.sh
 lane kvm-diff bash selftests/kvm-diff/lane.sh
