@@ -5,8 +5,9 @@
 #
 # The documentation against what it documents, on the host, in seconds:
 #   1. man pages: scripts/docs_check.py (eptctl.8 against `eptctl --help`
-#      and `eptctl CMD --help`, ept-pmap.4 against the uapi header, design
-#      pointers), then groff -ww: no warnings in either page;
+#      and `eptctl CMD --help`, ept-pmap.4 against the uapi header,
+#      README.md's eptctl and ioctl tables, design pointers), then groff
+#      -ww: no warnings in either page;
 #   2. bash completion: scripts/completion-test.sh;
 #   3. install: `make install DESTDIR=... PREFIX=/opt/ept-pmap` must install
 #      exactly the files README.md's "Installing" table lists (PREFIX,

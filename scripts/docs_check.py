@@ -16,6 +16,8 @@ Usage: scripts/docs_check.py EPTCTL
           errnos that the header's paragraph on it names; ERRORS names
           exactly those of the header's conventions; every errno the module
           returns (-EXXX in src/*.c) is named somewhere in the header.
+  readme  README.md's eptctl table names only commands and options eptctl
+          has; its ioctl table names every EPM_IOC_* and nothing else.
   design  no comment or document points at a design text outside the tree,
           and every Documentation/ path that a file names exists.
 
@@ -254,6 +256,47 @@ def check_man4():
               f"names, {len(structs)} structs)")
 
 
+def readme_section(text, title):
+    m = re.search(r"^## " + re.escape(title) + r"\s*$(.*?)(?=^## |\Z)", text, re.M | re.S)
+    return m.group(1) if m else ""
+
+
+def check_readme(eptctl):
+    """README's summary tables name only what exists: commands and their
+    options (eptctl section), ioctls and structs (every ioctl, both ways)."""
+    n0 = len(problems)
+    readme = read("README.md")
+    cmds, glob, _ = parse_overview(help_text(eptctl))
+    rows = [l for l in readme_section(readme, "eptctl").splitlines()
+            if l.startswith("| `")]
+    if not rows:
+        problem("README.md: no command table in section 'eptctl'")
+    for row in rows:
+        cell = row.split(" | ")[0].lstrip("| ")
+        for span in re.findall(r"`([^`]+)`", cell):
+            words = span.replace("\\|", "|").split()
+            c = words[0]
+            if c not in cmds:
+                problem(f"README.md: eptctl table names command '{c}', which 'eptctl --help' lacks")
+                continue
+            opts = options_in(help_text(eptctl, c)) | glob
+            for o in sorted(options_in(span.replace("\\|", " ")) - opts - {"--"}):
+                problem(f"README.md: eptctl table gives '{c}' option '{o}', which 'eptctl {c} --help' lacks")
+    h = read("include/uapi/linux/ept_pmap.h")
+    ioctls = set(re.findall(r"^#define\s+(EPM_IOC_\w+)\s+_IO", h, re.M))
+    structs = set(re.findall(r"^struct\s+(epm_\w+)\s*\{", h, re.M))
+    sect = readme_section(readme, "The ioctl interface")
+    named = set(re.findall(r"\b(EPM_IOC_[A-Z0-9_]+)", sect))
+    for i in sorted(ioctls - named):
+        problem(f"README.md: ioctl table lacks {i} (uapi header)")
+    for i in sorted(named - ioctls - {"EPM_IOC_MAGIC"}):
+        problem(f"README.md: ioctl table names {i}, which the uapi header lacks")
+    for st in sorted(set(re.findall(r"struct (epm_\w+)", sect)) - structs):
+        problem(f"README.md: ioctl table names struct {st}, which the uapi header lacks")
+    if len(problems) == n0:
+        print(f"docs: README tables: ok ({len(rows)} eptctl rows, {len(named)} ioctls)")
+
+
 def tree_files():
     r = subprocess.run(["git", "-C", TOP, "ls-files", "-co", "--exclude-standard"],
                        capture_output=True, text=True, check=True)
@@ -288,6 +331,7 @@ def main():
         return 2
     check_man8(sys.argv[1])
     check_man4()
+    check_readme(sys.argv[1])
     check_design()
     return 1 if problems else 0
 
