@@ -19,7 +19,8 @@ Usage: scripts/docs_check.py EPTCTL
   readme  README.md's eptctl table names only commands and options eptctl
           has; its ioctl table names every EPM_IOC_* and nothing else.
   design  no comment or document points at a design text outside the tree,
-          and every Documentation/ path that a file names exists.
+          every Documentation/ path that a file names exists, and every
+          epm_/EPM_ name and tree path Documentation/design.md names exists.
 
 Prints one line per problem and "docs: NAME: ok" per check; exits 1 on any
 problem.
@@ -321,8 +322,21 @@ def check_design():
                     continue  # the kernel's own Documentation/, not ours
                 if not os.path.exists(os.path.join(TOP, p)):
                     problem(f"{f}:{n}: {p} does not exist")
+    # the design document names code: every name and path must exist
+    code = "".join(read(f) for f in tree_files()
+                   if f.startswith(("src/", "include/", "tools/", "tests/"))
+                   and f.endswith((".c", ".h", ".S")))
+    design = read("Documentation/design.md")
+    for name in sorted(set(re.findall(r"`[^`]*?\b((?:epm|EPM)_[A-Za-z0-9_]+)", design))):
+        if not re.search(r"\b" + re.escape(name) + r"\b", code):
+            problem(f"Documentation/design.md: `{name}` is nowhere in the code")
+    for path in sorted(set(re.findall(r"`((?:src|include|tools|tests|selftests|scripts|debug|bench|lib|Documentation|man)/[^`*\s]*)`", design))):
+        if path.startswith("Documentation/process/"):
+            continue  # the kernel's
+        if not os.path.exists(os.path.join(TOP, path.rstrip("/"))):
+            problem(f"Documentation/design.md: `{path}` does not exist")
     if len(problems) == n0:
-        print("docs: design pointers: ok")
+        print("docs: design pointers, names and paths: ok")
 
 
 def main():
