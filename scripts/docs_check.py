@@ -20,7 +20,8 @@ Usage: scripts/docs_check.py EPTCTL
           has; its ioctl table names every EPM_IOC_* and nothing else.
   design  no comment or document points at a design text outside the tree,
           every Documentation/ path that a file names exists, and every
-          epm_/EPM_ name and tree path Documentation/design.md names exists.
+          epm_/EPM_ name and tree path Documentation/design.md names exists,
+          and every src/ file is in one of its layers.
 
 Prints one line per problem and "docs: NAME: ok" per check; exits 1 on any
 problem.
@@ -335,6 +336,9 @@ def check_design():
             continue  # the kernel's
         if not os.path.exists(os.path.join(TOP, path.rstrip("/"))):
             problem(f"Documentation/design.md: `{path}` does not exist")
+    for f in tree_files():
+        if re.fullmatch(r"src/[^/]+\.(c|h|S)", f) and f"`{f}`" not in design:
+            problem(f"Documentation/design.md: {f} is in no layer")
     if len(problems) == n0:
         print("docs: design pointers, names and paths: ok")
 
