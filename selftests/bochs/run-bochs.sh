@@ -252,7 +252,17 @@ cmdline="$cmdline tsc_early_khz=$((ips / 1000))"
 # Call Trace at every boot of 6.1): without AVX-512 the kernel uses only
 # the x87, SSE and AVX components, whose layout is right. Harmless on
 # models without AVX-512.
-cmdline="$cmdline clearcpuid=avx512f"
+# And no HT: Bochs sets CPUID.1:EDX.HT whenever it is built for SMP, but
+# with one CPU its leaf 0xB subleaf 0 has level type 0 ("invalid"), so
+# Linux 6.9+ (arch/x86/kernel/cpu/topology_ext.c) rejects leaf 0xB and
+# falls back to parse_legacy() in topology_common.c, where the model's
+# fixed leaf 4 (EAX[31:26]: 8 cores on corei7_skylake_x) exceeds the one
+# logical CPU of leaf 1 (EBX[23:16]) and HT trips its WARN_ON_ONCE, a
+# Call Trace at every boot of 6.12. Without HT the legacy parser takes
+# the leaf 4 core count as is. get_cpu_cap() applies clearcpuid before
+# both topology parses (early and at identify_cpu). One logical CPU has
+# no hyper-threads to lose; 6.1 does not care either way.
+cmdline="$cmdline clearcpuid=avx512f,ht"
 [ -z "$append" ] || cmdline="$cmdline $append"
 
 isokey=$(printf '%s\n' "$kkey" "$ikey" "$cmdline" "$(cat "$here/mkgrubiso.sh")" | hash_of)
