@@ -35,6 +35,7 @@
 
 #include "main.h"
 #include "vmx.h"
+#include "trace.h"
 
 #define EPM_SLICE_NS		(2 * NSEC_PER_MSEC)
 #define EPM_RUN_MAX_NS		(60 * NSEC_PER_SEC)
@@ -540,6 +541,7 @@ static int epm_vmx_slice(struct epm_space *sp, struct epm_slice *s)
 	if (sp->cpu_gen[cpu] != gen) {
 		epm_invept(epm_vmcs_conf.invept_single ? VMX_EPT_EXTENT_CONTEXT :
 			   VMX_EPT_EXTENT_GLOBAL, epm_eptp(&sp->pm, false));
+		trace_ept_pmap_invept(cpu, sp->flushes, epm_vmcs_conf.invept_single);
 		sp->cpu_gen[cpu] = gen;
 	}
 
@@ -667,6 +669,7 @@ int epm_vmx_run(struct epm_space *sp, struct epm_run *r)
 	}
 	sp->running = true;
 	mutex_unlock(&sp->lock);
+	trace_ept_pmap_run_entry(r);
 
 	s.deadline = ktime_get_ns() + r->timeout_ns;
 	for (;;) {
@@ -701,5 +704,6 @@ int epm_vmx_run(struct epm_space *sp, struct epm_run *r)
 	if (r->exit_kind < EPM_EXIT_KINDS && (ret == 0 || ret == -EINTR))
 		sp->exits[r->exit_kind]++;
 	mutex_unlock(&sp->lock);
+	trace_ept_pmap_run_exit(r, ret);
 	return ret;
 }
