@@ -88,6 +88,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
 work=$top/build/vm-debug
 vmdir=$top/selftests/vm
+# shellcheck source=../selftests/vm/host-lib.sh
+. "$vmdir/host-lib.sh"
 timeout_s=${EPM_DEBUG_TIMEOUT:-2400}
 test_timeout=${EPM_DEBUG_TEST_TIMEOUT:-1500}
 stress_s=${EPM_STRESS_SECONDS:-20}
@@ -329,10 +331,11 @@ mapfile -t vmx_tests < <(pick vmx_test; pick faultinj_test; pick stress_test)
 
 # ---- 5. judging a run ------------------------------------------------------------
 
-# Kernel problems on the console. kmemleak's "N new suspected memory
-# leaks" is left to the attribution below, and so are "unreferenced
-# object" lines (only /init's closing scan prints them on the console).
-named='BUG: KASAN|possible circular locking|possible recursive locking|inconsistent lock state|sleeping function called from invalid context|scheduling while atomic|suspicious RCU usage|turning off the locking correctness validator|kernel BUG at|BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic'
+# Kernel problems on the console: host-lib.sh's, the runners' own list.
+# kmemleak's "N new suspected memory leaks" and "unreferenced object"
+# lines (only /init's closing scan prints them on the console) are left
+# to the attribution below.
+named=$EPM_KERNEL_PROBLEMS
 
 # kmemleak, by the attribution rule in the header: LOG/kmemleak.txt (the
 # guest's reports and /init's closing scan) judged into LOG/kmemleak-judged.txt;
