@@ -68,6 +68,12 @@ epm_parse_opts() {
 	done
 }
 
+# ---- tests ----------------------------------------------------------------------
+
+# Selftests only debug/lane.sh runs: a fault-injection sweep needs the debug
+# kernel's fail-nth, and a stress shows its bugs through KASAN and lockdep.
+EPM_DEBUG_ONLY_TESTS="faultinj_test stress_test"
+
 # ---- the console judge --------------------------------------------------------
 
 # What on a console is a kernel problem: any of these fails a run. The

@@ -42,6 +42,8 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 lane=${EPM_LANE:-vm}
+# shellcheck source=host-lib.sh
+. "$here/host-lib.sh"
 declare -a runner_args=()
 
 if [ "$lane" = vmx ]; then
@@ -199,6 +201,7 @@ build_userspace() {
 	for c in "$top"/selftests/*_test.c; do
 		[ -e "$c" ] || continue
 		t=${c%.c}
+		[[ " $EPM_DEBUG_ONLY_TESTS " == *" $(basename "$t") "* ]] && continue
 		if [ ${#only_tests[@]} -gt 0 ] &&
 		   [[ ! " ${only_tests[*]} " == *" $(basename "$t") "* ]]; then
 			continue
