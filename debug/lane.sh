@@ -6,17 +6,17 @@
 # The debug-kernel lane: the whole QEMU selftest suite on a kernel with
 # generic KASAN, kmemleak, lockdep (PROVE_LOCKING), DEBUG_ATOMIC_SLEEP,
 # DEBUG_VM and fault injection, plus two tests of its own:
-#   debug/faultinj_test.c  every allocating call failed at its 1st, 2nd, ...
-#                          allocation (fail-nth), state/pins checked
-#   debug/stress_test.c    threads, files, forks hammering the device
+#   selftests/faultinj_test.c  every allocating call failed at its 1st,
+#                          2nd, ... allocation (fail-nth), state/pins checked
+#   selftests/stress_test.c  threads, files, forks hammering the device
+# (the other lanes leave these two out: EPM_DEBUG_ONLY_TESTS, host-lib.sh)
 #
 #  1. debug/build-kernel.sh builds or reuses the kernel (cached outside the
 #     clone, keyed by the linux-source version and debug/config.fragment);
 #  2. ept_pmap.ko is built against it (W=1) in build/vm-debug/module, a copy
 #     of the module sources; any compiler warning fails the lane;
-#  3. selftests/*_test (selftests/Makefile) and the two tests above (same
-#     flags, read from selftests/Makefile) are built; the payload is
-#     build/vm-debug/payload;
+#  3. selftests/*_test, the two tests above included, are built
+#     (selftests/Makefile); the payload is build/vm-debug/payload;
 #  4. selftests/vm/run-qemu.sh boots it (--kernel: the debug tree's bzImage,
 #     kmemleak=on, 5 GiB, one 1G and sixteen 2M hugetlb pages), logs in
 #     build/vm-debug/log;
@@ -88,6 +88,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
 work=$top/build/vm-debug
 vmdir=$top/selftests/vm
+# shellcheck source=../selftests/vm/host-lib.sh
+. "$vmdir/host-lib.sh"
 timeout_s=${EPM_DEBUG_TIMEOUT:-2400}
 test_timeout=${EPM_DEBUG_TEST_TIMEOUT:-1500}
 stress_s=${EPM_STRESS_SECONDS:-20}
@@ -154,7 +156,7 @@ fi
 
 # ---- 3. tests ------------------------------------------------------------------
 
-say "tests: building selftests and debug tests"
+say "tests: building the selftests (with faultinj_test and stress_test)"
 tests=()
 build_failures=()
 if [ -f "$top/selftests/Makefile" ]; then
@@ -172,28 +174,6 @@ for c in "$top"/selftests/*_test.c; do
 	fi
 done
 
-# The debug tests get exactly selftests/Makefile's flags (read from it),
-# plus -I selftests for epm_test.h; like the selftests they build in selftests/.
-mkdir -p "$work/bin"
-flags=$(make -s --no-print-directory -C "$top/selftests" -f Makefile \
-	-f <(printf 'print-flags:\n\t@echo $(CC) $(CFLAGS) $(CPPFLAGS)\nprint-libs:\n\t@echo $(LDLIBS)\n') \
-	print-flags 2>/dev/null) || flags=
-libs=$(make -s --no-print-directory -C "$top/selftests" -f Makefile \
-	-f <(printf 'print-libs:\n\t@echo $(LDLIBS)\n') print-libs 2>/dev/null) || libs=
-if [ -z "$flags" ]; then
-	build_failures+=("cannot read the compiler flags of selftests/Makefile")
-else
-	for c in "$here"/*_test.c; do
-		[ -e "$c" ] || continue
-		b=$work/bin/$(basename "${c%.c}")
-		# shellcheck disable=SC2086 # flags are words
-		if (cd "$top/selftests" && $flags -I"$top/selftests" -o "$b" "$c" $libs); then
-			tests+=("$b")
-		else
-			build_failures+=("debug/$(basename "$c") did not build")
-		fi
-	done
-fi
 for f in "${build_failures[@]}"; do
 	say "build: $f"
 done
@@ -329,10 +309,11 @@ mapfile -t vmx_tests < <(pick vmx_test; pick faultinj_test; pick stress_test)
 
 # ---- 5. judging a run ------------------------------------------------------------
 
-# Kernel problems on the console. kmemleak's "N new suspected memory
-# leaks" is left to the attribution below, and so are "unreferenced
-# object" lines (only /init's closing scan prints them on the console).
-named='BUG: KASAN|possible circular locking|possible recursive locking|inconsistent lock state|sleeping function called from invalid context|scheduling while atomic|suspicious RCU usage|turning off the locking correctness validator|kernel BUG at|BUG:|WARNING:|Oops|Call Trace|general protection|Kernel panic'
+# Kernel problems on the console: host-lib.sh's, the runners' own list.
+# kmemleak's "N new suspected memory leaks" and "unreferenced object"
+# lines (only /init's closing scan prints them on the console) are left
+# to the attribution below.
+named=$EPM_KERNEL_PROBLEMS
 
 # kmemleak, by the attribution rule in the header: LOG/kmemleak.txt (the
 # guest's reports and /init's closing scan) judged into LOG/kmemleak-judged.txt;

@@ -10,6 +10,7 @@
 #   build   the module against every installed kernel, W=1, no warnings
 #   style   checkpatch --strict and sparse
 #   unit    core tests in userspace under ASan/UBSan (cases, model, failinj)
+#   judge   the lanes' console judge and verdict on made-up consoles
 #   fuzz    libFuzzer over operation sequences, FUZZ_SECONDS (default 60)
 #   docs    man pages against --help and the uapi header, bash completion,
 #           make install into a DESTDIR against README.md (scripts/docs-check.sh)
@@ -72,6 +73,7 @@ build_all() {
 lane build build_all
 lane style bash scripts/style.sh
 lane unit make -s -C tests/unit run
+lane judge bash selftests/vm/host-lib-test.sh
 lane fuzz make -s -C tests/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 lane docs bash scripts/docs-check.sh
 lane dkms bash scripts/dkms-check.sh

@@ -4,13 +4,14 @@
 # Usage: scripts/deps.sh
 #
 # Install (with apt-get, as root) whatever `make demo` and `make check`
-# need and this machine lacks: Debian's 6.1 and newest 6.12 kernels with
-# headers, QEMU, Bochs and what boots it (GRUB, xorriso), busybox, clang's
-# fuzzer runtime, sparse, linux-source-6.1 (kselftest harness, checkpatch),
-# dkms, Graphviz (the demo's picture) and groff (the man-page check).
-# Installs nothing when everything is there. The package names are
-# Debian 12's: on another distribution it prints what Debian would want
-# and goes on (README.md, "Other distributions").
+# need and this machine lacks: Debian's 6.1, newest 6.12 and newest 6.12
+# PREEMPT_RT (-rt-amd64) kernels with headers, QEMU, Bochs and what boots
+# it (GRUB, xorriso), busybox, clang's fuzzer runtime, sparse,
+# linux-source-6.1 (kselftest harness, checkpatch), dkms, Graphviz (the
+# demo's picture) and groff (the man-page check). Installs nothing when
+# everything is there. The package names are Debian 12's: on another
+# distribution it prints what Debian would want and goes on (README.md,
+# "Other distributions").
 set -euo pipefail
 
 want=(gcc make python3 cpio xz-utils zstd busybox-static qemu-system-x86
@@ -29,21 +30,28 @@ for p in "${want[@]}"; do
 		missing+=("$p")
 done
 
-# the newest Debian 6.12 kernel (not -rt, not -cloud), with headers
-if ! ls -d /lib/modules/6.12.*/build >/dev/null 2>&1; then
+# The newest Debian 6.12 kernels, with headers: the generic flavour
+# (-amd64) and PREEMPT_RT (-rt-amd64; linux-image-rt-amd64 is still 6.1 in
+# Debian 12). Not -cloud.
+want_612() {	# FLAVOUR
+	local flavour=$1 k
+
+	ls -d /lib/modules/6.12.*+deb12-"$flavour"/build >/dev/null 2>&1 && return 0
 	# a fresh machine may have no package lists yet: search fresh ones
-	if [ "$(id -u)" = 0 ] && [ $debian = 1 ]; then
+	if [ "$(id -u)" = 0 ] && [ $debian = 1 ] && [ $updated = 0 ]; then
 		apt-get update -q >/dev/null
 		updated=1
 	fi
-	k=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9.]+\+deb12-amd64$' 2>/dev/null |
+	k=$(apt-cache search --names-only "^linux-image-6\.12\.[0-9.]+\+deb12-$flavour\$" 2>/dev/null |
 	    awk '{print $1}' | sed 's/^linux-image-//' | sort -V | tail -n 1)
 	if [ -n "$k" ]; then
 		missing+=("linux-image-$k" "linux-headers-$k")
 	else
-		echo "deps: note: no linux-image-6.12 package found; the 6.12 lane will be skipped" >&2
+		echo "deps: note: no linux-image-6.12.*-$flavour package found; that kernel's lanes will be skipped" >&2
 	fi
-fi
+}
+want_612 amd64
+want_612 rt-amd64
 
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "deps: everything is installed"

@@ -42,6 +42,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "epm_test.h"
+#include "epm_trace.h"
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT	26
@@ -2303,6 +2304,79 @@ TEST_F(vmx, invept_after_unmap_and_protect_only)
 			TH_LOG("step %d on %d CPUs", step, n);
 	}
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(all), &all));
+
+/*
+ * The RUN trace events (src/trace.h): one entry and one exit per RUN, the
+ * exit saying what the record says; an INVEPT at a CPU's first entry and
+ * at the first entry after each flush, none otherwise. Pinned to one CPU,
+ * so no migration adds an INVEPT.
+ */
+TEST_F_TIMEOUT(vmx, trace_run_events, 60)
+{
+	const uint64_t gpa_read = GPA_CODE + 2 * SZ_4K;
+	static char buf[10][160];
+	const char *want[10];
+	struct epm_trace t;
+	struct epm_run r;
+	const char *type;
+	cpu_set_t set;
+	int cpu, n = 0;
+
+	REQUIRE_RUN();
+	cpu = sched_getcpu();
+	ASSERT_LE(0, cpu);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	LOAD(self->fd, GPA_CODE, g_hlt);
+	LOAD(self->fd, gpa_read, g_read);
+	map_data(_metadata, self->fd, GPA_DATA, SZ_4K, EPM_PERM_R | EPM_PERM_W);
+	if (epm_trace_start(&t)) {
+		if (errno == ENODEV)
+			SKIP(return, "the kernel has no tracefs");
+		ASSERT_EQ(0, errno) TH_LOG("enabling events/ept_pmap: %s",
+					   strerror(errno));
+	}
+	type = self->caps.flags & EPM_CAP_INVEPT_SINGLE ? "single-context" :
+							  "global";
+#define WANT(...) \
+	(snprintf(buf[n], sizeof(buf[n]), __VA_ARGS__), want[n] = buf[n], n++)
+
+	/* the first entry on this CPU flushes (generation 0) */
+	run_prep(&r, EPM_MODE_PROT32, GPA_CODE);
+	expect_hlt(_metadata, run(self->fd, &r), &r, GPA_CODE + 1);
+	WANT("ept_pmap_run_entry: mode prot32 rip 0x1000 timeout_ns %llu",
+	     RUN_TIMEOUT_NS);
+	WANT("ept_pmap_invept: cpu %d flushes 0 %s", cpu, type);
+	WANT("ept_pmap_run_exit: kind hlt reason 0x%x qual 0x%llx gpa 0x0 rip 0x1001 ret 0",
+	     r.exit_reason, (unsigned long long)r.exit_qual);
+
+	/* no flush since: no INVEPT; the violation's gpa and qualification */
+	run_prep(&r, EPM_MODE_PROT32, gpa_read);
+	r.regs.rsi = GPA_HOLE + 0x123;
+	expect_violation(_metadata, run(self->fd, &r), &r, GPA_HOLE + 0x123,
+			 EPM_PERM_R, 0);
+	WANT("ept_pmap_run_entry: mode prot32 rip 0x3000 timeout_ns %llu",
+	     RUN_TIMEOUT_NS);
+	WANT("ept_pmap_run_exit: kind ept_violation reason 0x%x qual 0x%llx gpa 0x50123 rip 0x3000 ret 0",
+	     r.exit_reason, (unsigned long long)r.exit_qual);
+
+	/* UNMAP moves the generation on: the next entry flushes again */
+	ASSERT_EQ(0, epm_unmap_at(self->fd, GPA_DATA, SZ_4K));
+	WANT("ept_pmap_unmap: gpa 0x10000 size 0x1000 ret 0");
+	WANT("ept_pmap_flush: flushes 1");
+	run_prep(&r, EPM_MODE_PROT32, GPA_CODE);
+	r.timeout_ns = NSEC_PER_SEC;
+	expect_hlt(_metadata, run(self->fd, &r), &r, GPA_CODE + 1);
+	WANT("ept_pmap_run_entry: mode prot32 rip 0x1000 timeout_ns %llu",
+	     NSEC_PER_SEC);
+	WANT("ept_pmap_invept: cpu %d flushes 1 %s", cpu, type);
+	WANT("ept_pmap_run_exit: kind hlt reason 0x%x qual 0x%llx gpa 0x0 rip 0x1001 ret 0",
+	     r.exit_reason, (unsigned long long)r.exit_qual);
+#undef WANT
+
+	epm_trace_expect(_metadata, &t, want, n);
+	epm_trace_stop(&t);
 }
 
 TEST_HARNESS_MAIN

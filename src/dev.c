@@ -20,6 +20,7 @@
 #include <linux/uaccess.h>
 
 #include "main.h"
+#include "trace.h"
 
 /* uapi memory type -> EPT memory type */
 static const u8 epm_memtypes[] = {
@@ -137,6 +138,8 @@ static long epm_ioc_map(struct epm_space *sp, void __user *argp)
 	mutex_lock(&sp->lock);
 	ret = epm_mem_map(sp, m.gpa, m.size, m.uaddr, attr,
 			  epm_max_pages[m.max_page]);
+	trace_ept_pmap_map(m.gpa, m.size, m.flags, m.memtype,
+			   epm_max_pages[m.max_page], ret);
 	mutex_unlock(&sp->lock);
 	return ret;
 }
@@ -148,6 +151,17 @@ static int epm_copy_range(struct epm_range *r, void __user *argp)
 	if (r->pad || r->reserved)
 		return -EINVAL;
 	return epm_check_range(r->gpa, r->size);
+}
+
+/*
+ * A change removed or narrowed translations: every CPU must INVEPT before
+ * it enters this space's guest again (the launcher compares generations).
+ */
+static void epm_translations_stale(struct epm_space *sp)
+{
+	lockdep_assert_held(&sp->lock);
+	sp->flushes++;
+	trace_ept_pmap_flush(sp->flushes);
 }
 
 static long epm_ioc_unmap(struct epm_space *sp, void __user *argp)
@@ -162,8 +176,9 @@ static long epm_ioc_unmap(struct epm_space *sp, void __user *argp)
 		return -EINVAL;
 	mutex_lock(&sp->lock);
 	ret = epm_mem_unmap(sp, r.gpa, r.size);
+	trace_ept_pmap_unmap(r.gpa, r.size, ret);
 	if (!ret)
-		sp->flushes++;
+		epm_translations_stale(sp);
 	mutex_unlock(&sp->lock);
 	return ret;
 }
@@ -199,8 +214,9 @@ static long epm_ioc_protect(struct epm_space *sp, void __user *argp)
 	}
 	if (!ret)
 		ret = epm_protect(&sp->pm, r.gpa, r.size, r.perm);
+	trace_ept_pmap_protect(r.gpa, r.size, r.perm, ret);
 	if (!ret)
-		sp->flushes++;
+		epm_translations_stale(sp);
 	mutex_unlock(&sp->lock);
 	return ret;
 }

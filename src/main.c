@@ -10,6 +10,9 @@
 
 #include "main.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 static bool selftest;
 module_param(selftest, bool, 0444);
 MODULE_PARM_DESC(selftest, "Run the page-table core self-test at load");

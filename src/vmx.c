@@ -51,6 +51,7 @@
 
 #include "main.h"
 #include "vmx.h"
+#include "trace.h"
 #include "vmx_regs.h"
 
 #define EPM_SLICE_NS		(2 * NSEC_PER_MSEC)
@@ -904,6 +905,7 @@ static int epm_vmx_slice(struct epm_space *sp, struct epm_slice *s)
 	if (vx->cpu_gen[cpu] != gen) {
 		epm_invept(epm_vmcs_conf.invept_single ? VMX_EPT_EXTENT_CONTEXT :
 			   VMX_EPT_EXTENT_GLOBAL, epm_eptp(&sp->pm, false));
+		trace_ept_pmap_invept(cpu, sp->flushes, epm_vmcs_conf.invept_single);
 		vx->cpu_gen[cpu] = gen;
 		vx->invepts++;
 	}
@@ -1052,6 +1054,7 @@ int epm_vmx_run(struct epm_space *sp, struct epm_run *r)
 	vx = sp->vmx;
 	sp->running = true;
 	mutex_unlock(&sp->lock);
+	trace_ept_pmap_run_entry(r);
 
 	/*
 	 * For the whole RUN the guest's FPU image is this task's: a context
@@ -1096,5 +1099,6 @@ int epm_vmx_run(struct epm_space *sp, struct epm_run *r)
 	if (r->exit_kind < EPM_EXIT_KINDS && (ret == 0 || ret == -EINTR))
 		sp->exits[r->exit_kind]++;
 	mutex_unlock(&sp->lock);
+	trace_ept_pmap_run_exit(r, ret);
 	return ret;
 }

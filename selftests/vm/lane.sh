@@ -32,18 +32,24 @@
 # QEMU, no kernel with headers): scripts/check.sh reports that as SKIP.
 #
 # With EPM_LANE=vmx the same runs happen in Bochs (Intel VMX with EPT, the
-# only emulator here that has it) instead: the newest 6.1 kernel, once per
+# only emulator here that has it) instead: the newest 6.1 kernel once per
 # CPU model of EPM_VMX_CPUS (default: corei7_skylake_x corei7_haswell_4770
-# corei7_skylake_x+mitigations; MODEL+mitigations boots MODEL with the
-# kernel's default mitigations instead of mitigations=off, but retbleed=off,
-# so that the launcher's mitigation paths run), only the selftests of EPM_VMX_TESTS (default: vmx_test; the rest already
-# ran in QEMU), with kvm and kvm_intel in the image for the coexistence
-# tests.
+# corei7_skylake_x+mitigations) and the newest 6.12 (generic flavour) on
+# the first model only, or each KVER given on every model;
+# MODEL+mitigations boots MODEL with the kernel's default mitigations
+# instead of mitigations=off (but retbleed=off), so that the launcher's
+# mitigation paths run. Only the selftests of EPM_VMX_TESTS (default:
+# vmx_test; the rest already ran in QEMU), with kvm and kvm_intel in the
+# image for the coexistence tests (6.12's kvm.ko turns VMX on when it
+# loads, kvm.enable_virt_at_load, 6.1's only while a VM exists: vmx_test
+# expects EBUSY either way).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 lane=${EPM_LANE:-vm}
+# shellcheck source=host-lib.sh
+. "$here/host-lib.sh"
 declare -a runner_args=()
 
 if [ "$lane" = vmx ]; then
@@ -60,11 +66,29 @@ if [ "$lane" = vmx ]; then
 		echo "$name: SKIP: no bochs (apt-get install bochs bochsbios vgabios grub-pc-bin xorriso mtools)"
 		exit 4
 	fi
-	k=${1:-$(bash "$here/kernels.sh" 2>/dev/null | grep '^6\.1\.' | tail -n 1)}
 	kvers=()
-	for c in "${cpus[@]}"; do
-		[ -n "$k" ] && kvers+=("$k")
-	done
+	run_cpus=()
+	if [ $# -gt 0 ]; then
+		# the kernels asked for, each on every CPU model
+		for k in "$@"; do
+			for c in "${cpus[@]}"; do
+				kvers+=("$k")
+				run_cpus+=("$c")
+			done
+		done
+	else
+		# newest 6.1 on every CPU model; newest 6.12 (not -rt) on the
+		# first one only: the models differ in what VMX offers, which
+		# 6.1 covers, the kernels in how they boot and share VMX
+		listed=$(bash "$here/kernels.sh" 2>/dev/null)
+		k=$(printf '%s\n' "$listed" | grep '^6\.1\.' | tail -n 1)
+		for c in "${cpus[@]}"; do
+			[ -n "$k" ] && kvers+=("$k") && run_cpus+=("$c")
+		done
+		k=$(printf '%s\n' "$listed" | grep -E '^6\.12\.[0-9]+\+deb[0-9]+-amd64$' | tail -n 1)
+		[ -n "$k" ] && [ ${#cpus[@]} -gt 0 ] && kvers+=("$k") && run_cpus+=("${cpus[0]}")
+	fi
+	cpus=("${run_cpus[@]}")
 else
 	name=vm-lane
 	work=$top/build/vm
@@ -186,6 +210,7 @@ build_userspace() {
 	for c in "$top"/selftests/*_test.c; do
 		[ -e "$c" ] || continue
 		t=${c%.c}
+		[[ " $EPM_DEBUG_ONLY_TESTS " == *" $(basename "$t") "* ]] && continue
 		if [ ${#only_tests[@]} -gt 0 ] &&
 		   [[ ! " ${only_tests[*]} " == *" $(basename "$t") "* ]]; then
 			continue

@@ -40,6 +40,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=host-lib.sh
+. "$here/host-lib.sh"
 
 usage() {
 	sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
@@ -59,28 +61,9 @@ modules=${EXTRA_MODULES:-}
 kernel_image=
 moddir=
 
-while [ $# -gt 0 ]; do
-	case $1 in
-	--kver) kver=${2:?}; shift 2 ;;
-	--payload) payload=${2:?}; shift 2 ;;
-	--timeout) timeout_s=${2:?}; shift 2 ;;
-	--mem) mem=${2:?}; shift 2 ;;
-	--smp) smp=${2:?}; shift 2 ;;
-	--cpu) cpu=${2:?}; shift 2 ;;
-	--append) append=${2?}; shift 2 ;;
-	--modules) modules=${2?}; shift 2 ;;
-	--log) logdir=${2:?}; shift 2 ;;
-	-v | --verbose) verbose=1; shift ;;
-	--kernel) kernel_image=${2:?}; shift 2 ;;
-	--moddir) moddir=${2:?}; shift 2 ;;
-	-h | --help) usage ;;
-	*) echo "run-qemu.sh: unknown option $1" >&2; usage ;;
-	esac
-done
+EPM_PROG=run-qemu.sh
+epm_parse_opts "kver payload timeout mem smp cpu append modules log verbose kernel moddir" "$@"
 
-case $timeout_s$mem$smp in
-*[!0-9]*) echo "run-qemu.sh: --timeout, --mem and --smp take numbers" >&2; exit 2 ;;
-esac
 if [ -n "$kernel_image" ]; then
 	[ -n "$kver" ] || { echo "run-qemu.sh: --kernel needs --kver" >&2; exit 2; }
 	[ -r "$kernel_image" ] || { echo "run-qemu.sh: cannot read $kernel_image" >&2; exit 2; }
@@ -110,12 +93,6 @@ rm -f "$console" "$result"
 echo "vm: $kver: logs in $logdir"
 
 start=$(date +%s.%N)
-
-summary() {
-	local verdict=$1
-	echo "vm: $kver: $verdict in $(awk -v a="$start" -v b="$(date +%s.%N)" \
-		'BEGIN { printf "%.1f", b - a }') s"
-}
 
 if [ -n "$kernel_image" ]; then
 	vmlinux=$kernel_image
@@ -175,30 +152,6 @@ if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 elif [ "$qrc" != 0 ]; then
 	reasons+=("qemu exited $qrc")
 fi
-end=$(grep -a -o 'EPM-END rc=[0-9]*' "$result" 2>/dev/null | tail -n 1 || true)
-if [ -z "$end" ]; then
-	reasons+=("no EPM-END marker")
-elif [ "$end" != "EPM-END rc=0" ]; then
-	reasons+=("run.sh ${end#EPM-END }")
-fi
-# kmemleak's own boot banner also says "kmemleak:", so match its report.
-pattern='BUG:|WARNING:|Oops|Call Trace|general protection|suspected memory leak|unreferenced object|Kernel panic'
-if grep -a -q -E "$pattern" "$console"; then
-	reasons+=("kernel log: $(grep -a -o -E "$pattern" "$console" | sort -u | paste -sd, -)")
-	echo "---- kernel problems in console.log ----"
-	grep -a -n -E -B 2 -A 12 "$pattern" "$console" | tr -d '\r' | head -n 200
-	echo "---- end of kernel problems ----"
-fi
-
-if [ ${#reasons[@]} -eq 0 ]; then
-	summary PASS
-	exit 0
-fi
-if [ "$verbose" != 1 ]; then
-	echo "---- console.log (last 150 lines) ----"
-	tail -n 150 "$console" | tr -d '\r'
-	echo "---- end of console.log ----"
-fi
-reason=$(printf '%s; ' "${reasons[@]}")
-summary "FAIL (${reason%; })"
-exit 1
+epm_judge_end "$result" || true
+epm_judge_console "$console" "kernel log" "kernel problems in console.log" 200
+epm_verdict "vm: $kver" "$start" "$console"
