@@ -2304,6 +2304,7 @@ TEST_F(vmx, invept_after_unmap_and_protect_only)
 			TH_LOG("step %d on %d CPUs", step, n);
 	}
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(all), &all));
+}
 
 /*
  * The RUN trace events (src/trace.h): one entry and one exit per RUN, the
