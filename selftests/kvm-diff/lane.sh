@@ -113,13 +113,20 @@ done
 
 grep -a '^bochs: ' "$work/vm.out" | grep -v 'logs in\|images ready\|Bochs log' || true
 t=$((SECONDS - t0))
+what="SEED=$seed N=$n FPU_LIVE=${FPU_LIVE:-1}"
+reasons=()
 if [ "$rc" != 0 ]; then
 	tail -n 30 "$work/vm.out"
-	echo "kvm-diff: FAIL (the Bochs run failed, exit $rc), SEED=$seed, in $t s (logs: $log)"
-	exit 1
+	v=$(grep -a -o 'bochs: .*: FAIL.*' "$work/vm.out" | tail -n 1 | sed 's/^bochs: [^:]*: FAIL //')
+	reasons+=("the Bochs run failed: ${v:-exit $rc}")
 fi
 if ! grep -q -a '^kvm-diff: PASS' "$work/result.txt"; then
-	echo "kvm-diff: FAIL: SEED=$seed N=$n FPU_LIVE=${FPU_LIVE:-1}, in $t s (generation $gen_s s; logs: $log)"
+	s=$(grep -a -o '[0-9]* divergent' "$work/result.txt" | tail -n 1)
+	k=$(grep -a -o '[0-9]* kernel reports' "$work/result.txt" | tail -n 1)
+	reasons+=("${s:-no summary from kvm_diff}${k:+, $k}")
+fi
+if [ ${#reasons[@]} -gt 0 ]; then
+	echo "kvm-diff: FAIL ($(printf '%s; ' "${reasons[@]}" | sed 's/; $//')): $what, in $t s (generation $gen_s s; logs: $log)"
 	exit 1
 fi
-echo "kvm-diff: PASS: SEED=$seed N=$n FPU_LIVE=${FPU_LIVE:-1}, in $t s (generation $gen_s s)"
+echo "kvm-diff: PASS: $what, in $t s (generation $gen_s s)"
