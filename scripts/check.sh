@@ -10,6 +10,8 @@
 #   build   the module against every installed kernel, W=1, no warnings
 #   style   checkpatch --strict and sparse
 #   unit    core tests in userspace under ASan/UBSan (cases, model, failinj)
+#   lib     libept-pmap's host tests, static and shared, and a pkg-config
+#           consumer built from a DESTDIR install
 #   fuzz    libFuzzer over operation sequences, FUZZ_SECONDS (default 60)
 #   vm      the selftests in QEMU TCG on every installed kernel
 #   vmx     the launcher's selftests in Bochs (Intel VMX + EPT), two CPU models
@@ -66,6 +68,7 @@ build_all() {
 lane build build_all
 lane style bash scripts/style.sh
 lane unit make -s -C tests/unit run
+lane lib make -s -C lib check
 lane fuzz make -s -C tests/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 lane vm bash selftests/vm/lane.sh
 lane vmx bash selftests/bochs/lane.sh

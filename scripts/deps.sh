@@ -14,7 +14,7 @@ want=(gcc make python3 cpio xz-utils zstd busybox-static qemu-system-x86
       sparse clang libclang-rt-14-dev linux-source-6.1 dkms
       linux-headers-amd64 linux-image-amd64
       bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools rsync
-      flex bison bc libelf-dev libssl-dev)
+      flex bison bc libelf-dev libssl-dev python3-jsonschema pkg-config)
 
 missing=()
 for p in "${want[@]}"; do
