@@ -13,7 +13,8 @@
 #      cannot serve two kernels;
 #   2. assemble build/vm/KVER/payload: that ept_pmap.ko, every selftest
 #      (selftests/*_test, built once by selftests/Makefile), tools/ctl/eptctl
-#      when tools/ctl has a Makefile, and the guest script run.sh below;
+#      when tools/ctl has a Makefile (with selftests/ctl/cases.sh in the
+#      QEMU lane), and the guest script run.sh below;
 #   3. boot it with run-qemu.sh (3 GiB, one 1G and sixteen 2M hugetlb pages,
 #      600 s), logs in build/vm/KVER/log.
 # The guest's run.sh loads the module with selftest=1 and wants
@@ -22,8 +23,9 @@
 # /dev/ept-pmap is open and then accepted.
 #
 # A kernel passes when run-qemu.sh passes (end marker rc=0, no kernel
-# warning, oops or leak on the console, no timeout), and its result log
-# holds no "not ok".  The summary counts every test result: ok, not ok and
+# warning, oops or leak on the console, no timeout), its result log
+# holds no "not ok", and (QEMU lane) selftests/ctl/check.py finds eptctl's
+# output as selftests/ctl/expected says and valid against its schema.  The summary counts every test result: ok, not ok and
 # SKIP (never counted as ok).  Exit status: 0 when every kernel passed,
 # 1 on any failure or missing result, 4 when the lane cannot run here (no
 # QEMU, no kernel with headers): scripts/check.sh reports that as SKIP.
@@ -120,6 +122,10 @@ for t in *_test; do
 	echo "# $t" >>"$RESULT"
 	run_selftest "$t" 500
 done
+# eptctl (QEMU lane): judged on the host by selftests/ctl/check.py
+if [ -f eptctl-cases.sh ]; then
+	check "eptctl cases ran (judged on the host)" sh ./eptctl-cases.sh
+fi
 
 check "rmmod refused while /dev/ept-pmap is open" rmmod_refused_while_open
 check "rmmod ept_pmap" rmmod ept_pmap
@@ -270,6 +276,8 @@ for i in "${!kvers[@]}"; do
 	done
 	[ -x "$top/tools/ctl/eptctl" ] && cp "$top/tools/ctl/eptctl" "$payload/"
 	cp "$here/guest-lib.sh" "$payload/"
+	[ "$lane" = vm ] && [ -x "$top/tools/ctl/eptctl" ] &&
+		cp "$top/selftests/ctl/cases.sh" "$payload/eptctl-cases.sh"
 	write_run_sh "$payload/run.sh"
 
 	"$runner" --kver "$k" --payload "$payload" --log "$log" \
@@ -292,6 +300,17 @@ for i in "${!kvers[@]}"; do
 	read -r good bad skip rollup <<<"$counts"
 	[ "$bad" -eq 0 ] && [ "$rollup" -eq 0 ] || reasons+=("not ok in the results")
 	[ "$good" -gt 0 ] || reasons+=("no test passed")
+	if [ -f "$payload/eptctl-cases.sh" ]; then
+		# eptctl's output against selftests/ctl/expected and the schema
+		python3 "$top/selftests/ctl/check.py" "$log/result.log" >"$log/eptctl.tap" 2>&1
+		ctl_rc=$?
+		ctl_bad=$(grep -c '^not ok' "$log/eptctl.tap")
+		ctl_good=$(grep -c '^ok' "$log/eptctl.tap")
+		[ "$ctl_rc" -eq 0 ] ||
+			reasons+=("eptctl: $ctl_bad not ok of $((ctl_good + ctl_bad)) (see $log/eptctl.tap)")
+		good=$((good + ctl_good))
+		bad=$((bad + ctl_bad))
+	fi
 
 	t=$((SECONDS - start))
 	if [ ${#reasons[@]} -eq 0 ]; then

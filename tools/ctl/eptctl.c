@@ -855,8 +855,7 @@ static int run_batch(struct ctx *ctx, const char *path)
 	if (!f) {
 		int err = errno;
 
-		return fail(ctx, NULL, err, "cannot open batch file %s: %s",
-			    path, strerror(err));
+		return fail(ctx, NULL, err, "cannot open batch file %s", path);
 	}
 	while (!ret && getline(&line, &cap, f) >= 0) {
 		int n, i, start;

@@ -90,10 +90,17 @@ int cmd_load(struct ctx *ctx, const struct args *a)
 	free(buf);
 	if (err)
 		return fail(ctx, "load", err, "%s", why);
-	if (ctx->verbose)
+	if (ctx->json) {
+		json_begin("load");
+		json_str("file", path);
+		json_u64("gpa", a->gpa);
+		json_u64("size", len);
+		json_end();
+	} else if (ctx->verbose) {
 		printf("load: %s: %zu bytes at [0x%llx, 0x%llx)\n", path, len,
 		       (unsigned long long)a->gpa,
 		       (unsigned long long)(a->gpa + len));
+	}
 	return 0;
 }
 
