@@ -881,9 +881,6 @@ int cmd_check(struct ctx *ctx, const struct args *a)
 		    c.mismatches == 1 ? "" : "es");
 }
 
-#define EPTP_MT_MASK	7ULL
-#define EPTP_WALK_MASK	(7ULL << 3)
-
 static void eptp_json(const struct epm_eptp *e, bool visible)
 {
 	json_begin("eptp");
@@ -892,7 +889,7 @@ static void eptp_json(const struct epm_eptp *e, bool visible)
 	json_u64("kpt_root", e->kpt_root);
 	json_u64("ept_root", e->eptp & EPM_PTE_ADDR);
 	json_str("memtype", ept_pmap_ept_mt_name(e->eptp & EPTP_MT_MASK));
-	json_u64("walk", ((e->eptp & EPTP_WALK_MASK) >> 3) + 1);
+	json_u64("walk", ((e->eptp & EPTP_WALK_MASK) >> EPTP_WALK_SHIFT) + 1);
 	json_bool("ad", e->eptp & EPTP_AD);
 	json_end();
 }
@@ -932,7 +929,8 @@ int cmd_eptp(struct ctx *ctx, const struct args *a)
 		printf("eptp     0x%016llx  root 0x%llx, memtype %s, walk %llu, A/D %s\n",
 		       (unsigned long long)e.eptp, (unsigned long long)root,
 		       ept_pmap_ept_mt_name(e.eptp & EPTP_MT_MASK),
-		       (unsigned long long)((e.eptp & EPTP_WALK_MASK) >> 3) + 1,
+		       (unsigned long long)((e.eptp & EPTP_WALK_MASK) >>
+					     EPTP_WALK_SHIFT) + 1,
 		       e.eptp & EPTP_AD ? "on" : "off");
 		printf("kpt_root 0x%016llx\n", (unsigned long long)e.kpt_root);
 	}

@@ -28,24 +28,53 @@ void json_set_pretty(bool pretty)
 
 static unsigned long documents;
 
+/* Bytes of the UTF-8 sequence at @s, or 0 when it is not valid UTF-8. */
+static int utf8_len(const unsigned char *s)
+{
+	int n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return n;
+}
+
+/* @s as a JSON string; bytes that are not UTF-8 (a guest's console) as U+FFFD. */
 static void json_string(const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	FILE *f = jw.f;
+	int n;
 
 	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
+	while (*p) {
+		unsigned char c = *p;
 
+		n = utf8_len(p);
 		if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
 		else if (c == '\n')
 			fputs("\\n", f);
 		else if (c == '\t')
 			fputs("\\t", f);
-		else if (c < 0x20)
+		else if (c < 0x20 || c == 0x7f)
 			fprintf(f, "\\u%04x", c);
+		else if (!n)
+			fputs("\\ufffd", f);
 		else
-			fputc(c, f);
+			fwrite(p, 1, n, f);
+		p += n ? n : 1;
 	}
 	fputc('"', f);
 }

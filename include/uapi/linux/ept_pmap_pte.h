@@ -84,8 +84,11 @@
  * EPT pointer (SDM vol. 3C 25.6.11): memory type of the paging structures
  * in bits 2:0, page-walk length minus one in bits 5:3, A/D enable bit 6.
  */
+#define EPTP_MT_MASK		7ULL
 #define EPTP_MT_WB		6ULL
-#define EPTP_WALK_4		(3ULL << 3)
+#define EPTP_WALK_SHIFT		3
+#define EPTP_WALK_MASK		(7ULL << EPTP_WALK_SHIFT)
+#define EPTP_WALK_4		(3ULL << EPTP_WALK_SHIFT)
 #define EPTP_AD			_BITULL(6)
 
 #endif /* _UAPI_LINUX_EPT_PMAP_PTE_H */
