@@ -15,8 +15,10 @@
 # and selftests/ctl/check.py compares them on the host with
 # selftests/ctl/expected/NAME (host-physical addresses masked) and
 # validates every -j document against tools/ctl/eptctl.schema.json.
-# The guest decides nothing: this script always exits 0.
+# The guest decides nothing: this script exits 0 once eptctl ran (1 when
+# there is no ./eptctl to run).
 E=./eptctl
+[ -x "$E" ] || { echo "eptctl-cases: no ./eptctl"; exit 1; }
 
 t() {	# NAME ARGS...: run eptctl ARGS
 	name=$1
