@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 """Judge the eptctl cases of a VM-lane run (selftests/ctl/cases.sh).
 
-Usage: check.py RESULT_LOG            compare, print TAP, exit 1 on a failure
-       check.py --update RESULT_LOG   write expected/ from the log (review it!)
+Usage: check.py [--update] [--cases FILE] RESULT_LOG
 
-Every case of cases.sh must be in the log, and for each:
+Compare, print TAP, exit 1 on a failure; --update writes expected/ from the
+log instead (review what it wrote!). FILE is the guest script whose cases
+the log holds: cases.sh (default, QEMU lane) or cases-vmx.sh (Bochs lane).
+
+Every case of FILE must be in the log, and for each:
   - the exit status, stdout and stderr equal selftests/ctl/expected/NAME
     after masking what a run cannot repeat: host-physical addresses (bits
-    51:12 of every 16-digit entry value, hpa/root/uaddr/DOT addresses) and
-    user addresses;
+    51:12 of the entry and EPTP values, hpa/root/DOT addresses) and user
+    addresses (ASLR);
   - every stdout line of a -j/-p case is JSON (one document per command,
     pretty ones spanning lines) valid against tools/ctl/eptctl.schema.json;
   - in those documents, before masking: each table entry's EPT address is
@@ -68,10 +71,10 @@ def read_cases(path):
     return cases, order
 
 
-def case_names():
-    """The cases cases.sh runs, in order: every 't NAME' line."""
+def case_names(script):
+    """The cases @script runs, in order: every 't NAME' line."""
     names = []
-    with open(os.path.join(HERE, 'cases.sh')) as f:
+    with open(os.path.join(HERE, script)) as f:
         for line in f:
             m = re.match(r'^t (\S+)', line)
             if m:
@@ -79,12 +82,13 @@ def case_names():
     return names
 
 
-def mask_hex16(m):
-    return '0x%016x' % (int(m.group(1), 16) & ~ADDR)
+def mask_entry(m):
+    return '%s0x%016x' % (m.group(1), int(m.group(2), 16) & ~ADDR)
 
 
 def mask_text(line):
-    line = re.sub(r'0x([0-9a-f]{16})\b', mask_hex16, line)
+    # entries and the EPTP as 16 hex digits: their flag bits stay
+    line = re.sub(r'\b((?:kpt|ept|eptp|kpt_root) +)0x([0-9a-f]{16})\b', mask_entry, line)
     # addresses printed alone (the 16-digit entry values were masked above)
     line = re.sub(r'\b(hpa|root|kpt_root|kpt|ept) 0x(?![0-9a-f]{16}\b)[0-9a-f]+\b',
                   lambda m: m.group(1) + ' 0xADDR', line)
@@ -188,7 +192,8 @@ def judge(name, got, validator):
 
 
 def name_is_json(name):
-    return name.endswith('-json') or name.endswith('-pretty') or name in ('all-json', 'combined-flags')
+    return name.endswith('-json') or name.endswith('-pretty') or name == 'combined-flags'
+
 
 
 def schema_rejects(validator):
@@ -206,9 +211,16 @@ UPDATE = False
 
 def main(argv):
     global UPDATE
-    if argv[1:2] == ['--update']:
-        UPDATE = True
-        argv = argv[1:]
+    script = 'cases.sh'
+    while len(argv) > 2 and argv[1].startswith('--'):
+        if argv[1] == '--update':
+            UPDATE = True
+            argv = argv[1:]
+        elif argv[1] == '--cases' and len(argv) > 3:
+            script = os.path.basename(argv[2])
+            argv = argv[2:]
+        else:
+            break
     if len(argv) != 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
@@ -219,7 +231,7 @@ def main(argv):
     os.makedirs(EXPECTED, exist_ok=True)
     schema_rejects(validator)
     cases, _ = read_cases(argv[1])
-    for name in case_names():
+    for name in case_names(script):
         if name not in cases or cases[name]['rc'] is None:
             result(False, 'eptctl %s # no result in the log' % name)
             continue

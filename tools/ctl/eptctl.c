@@ -106,10 +106,12 @@ const struct cmd commands[] = {
 		.help = "Print every present entry, parents before children in gpa order.\n"
 			"\n"
 			"  --format tree   indented by level, KPT and EPT side by side (default)\n"
-			"  --format json   one JSON object per entry per line\n"
+			"  --format json   one JSON document with every entry (as -j)\n"
 			"  --format dot    a Graphviz digraph of the table pairs, leaves\n"
 			"                  summarised in runs of equal attributes\n"
-			"  --leaves        leaves only\n",
+			"  --leaves        leaves only\n"
+			"\n"
+			"With -j the output is the JSON document, whatever --format says.\n",
 		.opts = O(OPT_FORMAT) | O(OPT_LEAVES),
 		.device = true,
 		.run = cmd_dump,

@@ -429,7 +429,7 @@ int cmd_run(struct ctx *ctx, const struct args *a)
 		ret = fail(ctx, "run", err, "interrupted by a signal after %llu ms",
 			   (unsigned long long)((now_ns() - start) / 1000000));
 	else if (until && r.exit_kind != a->until)
-		ret = fail(ctx, "run", 0, "stopped at a %s exit, not %s",
+		ret = fail(ctx, "run", 0, "stopped at exit %s, not at %s",
 			   exit_name(r.exit_kind), exit_name(a->until));
 	else if (con->json)
 		json_end();
