@@ -63,7 +63,9 @@ for b in shared static; do
 	out=$("$tmp/$b") || fail "$b consumer failed"
 	[ "$out" = "$ver ENOTTY" ] || fail "$b consumer printed '$out'"
 done
-ldd "$tmp/shared" | grep -q "libept-pmap.so.0 => $tmp/root/opt/epm/lib/" ||
+# not "ldd | grep -q": grep's early exit would fail the pipe (pipefail)
+deps=$(ldd "$tmp/shared")
+[[ $deps == *"libept-pmap.so.0 => $tmp/root/opt/epm/lib/"* ]] ||
 	fail "the shared consumer does not use the installed libept-pmap.so.0"
 make -s -C "$lib" uninstall DESTDIR="$tmp/root" PREFIX=/opt/epm
 left=$(cd "$tmp/root" && find . \( -type f -o -type l \))

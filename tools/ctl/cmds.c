@@ -960,6 +960,7 @@ static void stats_json(const struct epm_stats *s)
 	json_u64("pinned_bytes", s->pinned_pages * EPM_PAGE_SIZE);
 	json_u64("flushes", s->flushes);
 	json_u64("runs", s->runs);
+	json_u64("invepts", s->invepts);
 	json_obj("exits");
 	for (i = 0; i < EPM_EXIT_KINDS; i++) {
 		if (ept_pmap_exit_name(i))
@@ -999,6 +1000,7 @@ int cmd_stats(struct ctx *ctx, const struct args *a)
 	       size_str(s.pinned_pages * EPM_PAGE_SIZE, sz, sizeof(sz)));
 	printf("flushes      %llu\n", (unsigned long long)s.flushes);
 	printf("runs         %llu\n", (unsigned long long)s.runs);
+	printf("invepts      %llu\n", (unsigned long long)s.invepts);
 	for (i = 0; i < EPM_EXIT_KINDS; i++) {
 		if (!s.exits[i])
 			continue;

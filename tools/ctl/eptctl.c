@@ -160,7 +160,7 @@ const struct cmd commands[] = {
 		.summary = "run a guest (VMX) and print its exit",
 		.synopsis = "--entry GPA [--mode real|prot32|long64] [--timeout MS]\n"
 			    "       [--cr3 GPA] [--guest-exc] [--reg NAME=VALUE]...\n"
-			    "       [--until EXIT] [--no-console]",
+			    "       [--until EXIT] [--no-console] [--reset]",
 		.help = "Run a guest on this address space (RUN: VMX with the EPT half) from\n"
 			"rip = GPA, and print the exit record decoded (kind; raw exit reason\n"
 			"and qualification; gpa and access for EPT violations; port, size,\n"
@@ -190,12 +190,14 @@ const struct cmd commands[] = {
 			"                    other; fails if the run ends otherwise\n"
 			"  --no-console      no COM1: port I/O to 0x3f8..0x3ff is an exit like\n"
 			"                    any other\n"
+			"  --reset           the vCPU state RUN keeps between runs of one\n"
+			"                    sequence (x87/SSE/AVX, CR2, CR8) back to INIT first\n"
 			"\n"
 			"Fails with ENODEV where the CPU offers no usable VMX, EBUSY while\n"
 			"another hypervisor (kvm_intel) holds VMX.\n",
 		.opts = O(OPT_ENTRY) | O(OPT_MODE) | O(OPT_TIMEOUT) |
 			O(OPT_CR3) | O(OPT_GUEST_EXC) | O(OPT_REG) |
-			O(OPT_UNTIL) | O(OPT_NO_CONSOLE),
+			O(OPT_UNTIL) | O(OPT_NO_CONSOLE) | O(OPT_RESET),
 		.required = O(OPT_ENTRY),
 		.device = true,
 		.run = cmd_run,
@@ -245,6 +247,7 @@ static const struct {
 	[OPT_REG] = { "reg", true },
 	[OPT_UNTIL] = { "until", true },
 	[OPT_NO_CONSOLE] = { "no-console", false },
+	[OPT_RESET] = { "reset", false },
 };
 
 const struct cmd *find_cmd(const char *name)

@@ -65,6 +65,7 @@ enum opt_id {
 	OPT_REG,
 	OPT_UNTIL,
 	OPT_NO_CONSOLE,
+	OPT_RESET,
 	OPT_COUNT
 };
 

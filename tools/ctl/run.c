@@ -367,7 +367,8 @@ int cmd_run(struct ctx *ctx, const struct args *a)
 		json_arr("resumed");
 	}
 	memset(&r, 0, sizeof(r));
-	r.flags = a->seen & O(OPT_GUEST_EXC) ? EPM_RUN_GUEST_EXC : 0;
+	r.flags = (a->seen & O(OPT_GUEST_EXC) ? EPM_RUN_GUEST_EXC : 0) |
+		  (a->seen & O(OPT_RESET) ? EPM_RUN_RESET : 0);
 	r.mode = a->mode;
 	r.cr3 = a->cr3;
 	r.regs = a->regs;
