@@ -87,8 +87,9 @@ if [ "$brc" != 0 ] || [ ! -f "$mod/ept_pmap.ko" ]; then
 fi
 
 echo "vm-bench: building vm_bench"
-${CC:-cc} -O2 -Wall -Wextra -Werror -I"$top/include/uapi" -static \
-	-o "$work/vm_bench" bench/vm_bench.c
+make -s -C lib libept-pmap.a
+${CC:-cc} -O2 -Wall -Wextra -Werror -I"$top/lib" -I"$top/include/uapi" -static \
+	-o "$work/vm_bench" bench/vm_bench.c lib/libept-pmap.a
 
 rm -rf "$payload" "$logdir"
 mkdir -p "$payload" "$logdir"

@@ -50,13 +50,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/ept_pmap.h>
+#include "ept-pmap.h"	/* libept-pmap */
 #include <linux/io_uring.h>
 
 #define SZ_4K		0x1000ULL
@@ -270,12 +269,11 @@ static void buf_free(struct bench *b)
 
 static int stats(struct bench *b, struct epm_stats *s)
 {
-	memset(s, 0, sizeof(*s));
-	if (ioctl(b->epm, EPM_IOC_STATS, s)) {
-		fail("EPM_IOC_STATS: %s\n", strerror(errno));
-		return -1;
-	}
-	return 0;
+	int ret = ept_pmap_stats(b->epm, s);
+
+	if (ret)
+		fail("EPM_IOC_STATS: %s\n", strerror(-ret));
+	return ret;
 }
 
 /*
@@ -295,6 +293,7 @@ static void check_mapped(struct bench *b, const struct phase *ph, int round)
 	unsigned long long want, jumbo;
 	struct epm_stats s;
 	struct epm_check c;
+	int ret;
 
 	if (stats(b, &s))
 		return;
@@ -332,9 +331,9 @@ static void check_mapped(struct bench *b, const struct phase *ph, int round)
 		     ph->name, jumbo / SZ_2M);
 	if (round)
 		return;
-	memset(&c, 0, sizeof(c));
-	if (ioctl(b->epm, EPM_IOC_CHECK, &c))
-		fail("%s: EPM_IOC_CHECK: %s\n", ph->name, strerror(errno));
+	ret = ept_pmap_check(b->epm, &c);
+	if (ret)
+		fail("%s: EPM_IOC_CHECK: %s\n", ph->name, strerror(-ret));
 	else if (c.mismatches)
 		fail("%s: CHECK: %llu mismatches, first why %u at gpa 0x%llx\n",
 		     ph->name, (unsigned long long)c.mismatches, c.why,
@@ -372,14 +371,14 @@ static int epm_round(struct bench *b, const struct phase *ph, int round,
 		.flags = EPM_PERM_R | EPM_PERM_W,
 		.max_page = ph->max_page,
 	};
-	struct epm_range r = { .gpa = BENCH_GPA, .size = BUF_SIZE };
 	long long before = round ? -1 : pins_held();
 	double t0, t1, t2, t3;
+	int ret;
 
 	t0 = now_s();
-	if (ioctl(b->epm, EPM_IOC_MAP, &m)) {
-		fail("%s: EPM_IOC_MAP of 1 GiB: %s\n", ph->name,
-		     strerror(errno));
+	ret = ept_pmap_map(b->epm, &m);
+	if (ret) {
+		fail("%s: EPM_IOC_MAP of 1 GiB: %s\n", ph->name, strerror(-ret));
 		return -1;
 	}
 	t1 = now_s();
@@ -393,8 +392,9 @@ static int epm_round(struct bench *b, const struct phase *ph, int round,
 			     ph->name, b->pins_map, BUF_PAGES);
 	}
 	t2 = now_s();
-	if (ioctl(b->epm, EPM_IOC_UNMAP, &r)) {
-		fail("%s: EPM_IOC_UNMAP: %s\n", ph->name, strerror(errno));
+	ret = ept_pmap_unmap(b->epm, BENCH_GPA, BUF_SIZE);
+	if (ret) {
+		fail("%s: EPM_IOC_UNMAP: %s\n", ph->name, strerror(-ret));
 		return -1;
 	}
 	t3 = now_s();
@@ -597,13 +597,13 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(&b, 0, sizeof(b));
 
-	b.epm = open("/dev/" EPM_DEVICE_NAME, O_RDWR | O_CLOEXEC);
+	b.epm = ept_pmap_open(NULL);
 	if (b.epm < 0) {
-		fail("cannot open /dev/%s: %s (is ept_pmap.ko loaded?)\n",
-		     EPM_DEVICE_NAME, strerror(errno));
+		fail("cannot open %s: %s (is ept_pmap.ko loaded?)\n",
+		     EPT_PMAP_DEFAULT_DEVICE, strerror(-b.epm));
 		return 1;
 	}
-	ver = ioctl(b.epm, EPM_IOC_VERSION);
+	ver = ept_pmap_version(b.epm);
 	memset(&p, 0, sizeof(p));
 	b.ring = sys_io_uring_setup(4, &p);
 	if (b.ring < 0)

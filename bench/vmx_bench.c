@@ -31,7 +31,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/ept_pmap.h>
+#include "ept-pmap.h"	/* libept-pmap */
 #include <linux/kvm.h>
 
 #define GUEST_GPA	0x1000ULL
@@ -84,16 +84,17 @@ static int epm_setup(void *mem)
 		.uaddr = (uintptr_t)mem,
 		.flags = EPM_PERM_R | EPM_PERM_W | EPM_PERM_X,
 	};
-	int fd = open("/dev/" EPM_DEVICE_NAME, O_RDWR | O_CLOEXEC);
+	int fd = ept_pmap_open(NULL), ret;
 
 	if (fd < 0) {
-		fprintf(stderr, "vmx_bench: cannot open /dev/%s: %s (is ept_pmap.ko loaded?)\n",
-			EPM_DEVICE_NAME, strerror(errno));
+		fprintf(stderr, "vmx_bench: cannot open %s: %s (is ept_pmap.ko loaded?)\n",
+			EPT_PMAP_DEFAULT_DEVICE, strerror(-fd));
 		return -1;
 	}
-	if (ioctl(fd, EPM_IOC_MAP, &map)) {
-		fprintf(stderr, "vmx_bench: EPM_IOC_MAP: %s\n", strerror(errno));
-		close(fd);
+	ret = ept_pmap_map(fd, &map);
+	if (ret) {
+		fprintf(stderr, "vmx_bench: EPM_IOC_MAP: %s\n", strerror(-ret));
+		ept_pmap_close(fd);
 		return -1;
 	}
 	return fd;
@@ -111,9 +112,9 @@ static void epm_start(struct epm_run *r, unsigned int mode)
 /* One RUN; 0 when it ended at the guest's OUT, else -1 (reported). */
 static int epm_once(int fd, struct epm_run *r)
 {
-	if (ioctl(fd, EPM_IOC_RUN, r)) {
-		int err = errno;
+	int err = -ept_pmap_run(fd, r);
 
+	if (err) {
 		fprintf(stderr, "vmx_bench: EPM_IOC_RUN: %s%s\n", strerror(err),
 			err == EBUSY ? " (VMX is held by another hypervisor)" :
 			err == ENODEV ? " (no usable VMX here)" : "");
@@ -339,7 +340,7 @@ int main(int argc, char **argv)
 	struct epm_run r;
 	struct kvm k;
 	void *mem;
-	int opt, fd, ret = 0;
+	int opt, fd, err, ret = 0;
 	char *end;
 
 	while ((opt = getopt(argc, argv, "n:m:H:h")) != -1) {
@@ -402,14 +403,15 @@ int main(int argc, char **argv)
 	if (kvm_setup(&k, mem, mode))
 		return 1;
 	epm_start(&r, mode);
-	if (!ioctl(fd, EPM_IOC_RUN, &r)) {
+	err = -ept_pmap_run(fd, &r);
+	if (!err) {
 		printf("RUN while a KVM VM exists:   ran (exit kind %u): KVM holds no VMX\n",
 		       r.exit_kind);
-	} else if (errno == EBUSY) {
+	} else if (err == EBUSY) {
 		printf("RUN while a KVM VM exists:   EBUSY, as expected (KVM holds VMX)\n");
 	} else {
 		printf("RUN while a KVM VM exists:   %s (expected EBUSY)\n",
-		       strerror(errno));
+		       strerror(err));
 		ret = 1;
 	}
 	if (kvm_bench(&k, iters, &kvm)) {

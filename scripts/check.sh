@@ -11,6 +11,8 @@
 #   style   checkpatch --strict and sparse
 #   unit    core tests in userspace under ASan/UBSan (cases, model, failinj)
 #   judge   the lanes' console judge and verdict on made-up consoles
+#   lib     libept-pmap's host tests, static and shared, and a pkg-config
+#           consumer built from a DESTDIR install
 #   fuzz    libFuzzer over operation sequences, FUZZ_SECONDS (default 60)
 #   docs    man pages against --help and the uapi header, bash completion,
 #           make install into a DESTDIR against README.md (scripts/docs-check.sh)
@@ -74,6 +76,7 @@ lane build build_all
 lane style bash scripts/style.sh
 lane unit make -s -C tests/unit run
 lane judge bash selftests/vm/host-lib-test.sh
+lane lib make -s -C lib check
 lane fuzz make -s -C tests/unit fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 lane docs bash scripts/docs-check.sh
 lane dkms bash scripts/dkms-check.sh

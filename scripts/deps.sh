@@ -18,7 +18,8 @@ want=(gcc make python3 cpio xz-utils zstd busybox-static qemu-system-x86
       sparse clang libclang-rt-14-dev linux-source-6.1 dkms
       linux-headers-amd64 linux-image-amd64
       bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools rsync
-      flex bison bc libelf-dev libssl-dev graphviz groff-base)
+      flex bison bc libelf-dev libssl-dev graphviz groff-base
+      python3-jsonschema pkg-config)
 
 debian=0
 grep -q -x 'ID=debian' /etc/os-release 2>/dev/null && debian=1

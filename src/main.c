@@ -48,3 +48,4 @@ module_exit(epm_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Guest address spaces as x86-64 and EPT page tables in lockstep");
 MODULE_AUTHOR("The ept-pmap developers");
+MODULE_VERSION("0.1");

@@ -6,11 +6,18 @@
 #ifndef _EPM_MAIN_H
 #define _EPM_MAIN_H
 
+#include <linux/build_bug.h>
 #include <linux/mutex.h>
 #include <linux/mm_types.h>
 #include <linux/ept_pmap.h>
 
 #include "pmap.h"
+
+/* MAP flags and PROTECT perm reach the core's attr unchanged (dev.c). */
+static_assert(EPM_PERM_R == EPM_ATTR_R);
+static_assert(EPM_PERM_W == EPM_ATTR_W);
+static_assert(EPM_PERM_X == EPM_ATTR_X);
+static_assert(EPM_PERM_ALL == EPM_ATTR_PERM);
 
 /* Read once at load by epm_caps_init(), constant afterwards. */
 extern struct epm_caps epm_caps;

@@ -1,84 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Bits of the two page-table formats that ept-pmap writes in lockstep.
- *
- * KPT: the x86-64 4-level format (Intel SDM vol. 3A 4.5, AMD APM vol. 2
- *      5.3), used as-is by AMD nested paging.
- * EPT: Intel extended page tables (SDM vol. 3C 29.3).
- *
- * Every table is one order-1 allocation: the KPT table is the lower 4 KiB
- * page and its EPT twin the upper one, so for any table pair
- *
- *	EPT table address == KPT table address + 4 KiB
- *
- * and entry i of the EPT table sits EPM_PTRS entries after entry i of the
- * KPT table.
+ * They are part of the ABI (DUMP, QUERY and CHECK return raw entries), so
+ * they live in include/uapi/linux/ept_pmap_pte.h, shared with libept-pmap
+ * and eptctl; that header also states the "EPT table == KPT table + 4 KiB"
+ * layout of a table pair.
  */
 #ifndef _EPM_PTE_H
 #define _EPM_PTE_H
 
-/* BIT() and BIT_ULL() come from <linux/bits.h> or tests/unit/env_user.h. */
-
-#define EPM_PAGE_SHIFT		12
-#define EPM_PAGE_SIZE		BIT_ULL(EPM_PAGE_SHIFT)
-#define EPM_PTRS_SHIFT		9
-#define EPM_PTRS		BIT(EPM_PTRS_SHIFT)	/* entries per table */
-#define EPM_PAIR_SIZE		(2 * EPM_PAGE_SIZE)	/* one table pair */
-#define EPM_LEVELS		4	/* PML4 = 4 ... PT = 1 */
-#define EPM_GPA_BITS		48
-#define EPM_GPA_LIMIT		BIT_ULL(EPM_GPA_BITS)
-
-/* Bytes one entry at @level maps: 4K at 1, 2M at 2, 1G at 3, 512G at 4. */
-#define EPM_LEVEL_SHIFT(level)	(EPM_PAGE_SHIFT + EPM_PTRS_SHIFT * ((level) - 1))
-#define EPM_LEVEL_SIZE(level)	BIT_ULL(EPM_LEVEL_SHIFT(level))
-#define EPM_SIZE_4K		EPM_LEVEL_SIZE(1)
-#define EPM_SIZE_2M		EPM_LEVEL_SIZE(2)
-#define EPM_SIZE_1G		EPM_LEVEL_SIZE(3)
-
-/* Physical address field of either format: bits 51:12. */
-#define EPM_PTE_ADDR		0x000ffffffffff000ULL
-
-/* KPT (x86-64 host format) */
-#define KPTE_P			BIT_ULL(0)	/* present */
-#define KPTE_W			BIT_ULL(1)	/* writable */
-#define KPTE_U			BIT_ULL(2)	/* user (NPT walks are user) */
-#define KPTE_PWT		BIT_ULL(3)	/* PAT index bit 0 */
-#define KPTE_PCD		BIT_ULL(4)	/* PAT index bit 1 */
-#define KPTE_A			BIT_ULL(5)	/* accessed */
-#define KPTE_D			BIT_ULL(6)	/* dirty (leaves) */
-#define KPTE_PS			BIT_ULL(7)	/* 2M/1G leaf (levels 2, 3) */
-#define KPTE_PAT_4K		BIT_ULL(7)	/* PAT index bit 2, 4K leaves */
-#define KPTE_PAT_LARGE		BIT_ULL(12)	/* PAT index bit 2, 2M/1G */
-#define KPTE_SW_PINW		BIT_ULL(9)	/* ignored by hardware: ours */
-#define KPTE_NX			BIT_ULL(63)	/* no execute */
-#define KPTE_TABLE		(KPTE_P | KPTE_W | KPTE_U)
-
-/* EPT */
-#define EPTE_R			BIT_ULL(0)	/* read */
-#define EPTE_W			BIT_ULL(1)	/* write */
-#define EPTE_X			BIT_ULL(2)	/* execute */
-#define EPTE_MT_SHIFT		3		/* memory type, bits 5:3 */
-#define EPTE_MT_MASK		(7ULL << EPTE_MT_SHIFT)
-#define EPTE_IPAT		BIT_ULL(6)	/* ignore guest PAT */
-#define EPTE_PS			BIT_ULL(7)	/* 2M/1G leaf (levels 2, 3) */
-#define EPTE_A			BIT_ULL(8)	/* accessed (EPTP A/D on) */
-#define EPTE_D			BIT_ULL(9)	/* dirty (leaves, A/D on) */
-#define EPTE_SW_PINW		BIT_ULL(11)	/* ignored by hardware: ours */
-#define EPTE_TABLE		(EPTE_R | EPTE_W | EPTE_X)
-
-/* Memory types as EPT (and the MTRRs) number them. */
-#define EPM_MT_UC		0
-#define EPM_MT_WC		1
-#define EPM_MT_WT		4
-#define EPM_MT_WP		5
-#define EPM_MT_WB		6
-
-/*
- * EPT pointer (SDM vol. 3C 25.6.11): memory type of the paging structures
- * in bits 2:0, page-walk length minus one in bits 5:3, A/D enable bit 6.
- */
-#define EPTP_MT_WB		6ULL
-#define EPTP_WALK_4		(3ULL << 3)
-#define EPTP_AD			BIT_ULL(6)
+#include <linux/ept_pmap_pte.h>
 
 #endif /* _EPM_PTE_H */

@@ -13,7 +13,9 @@
 #      cannot serve two kernels;
 #   2. assemble build/vm/KVER/payload: that ept_pmap.ko, every selftest
 #      (selftests/*_test, built once by selftests/Makefile), tools/ctl/eptctl
-#      when tools/ctl has a Makefile, and the guest script run.sh below;
+#      when tools/ctl has a Makefile (with selftests/ctl/cases.sh in the
+#      QEMU lane, cases-vmx.sh and the guests of tools/ctl/guests in
+#      Bochs), and the guest script run.sh below;
 #   3. boot it with run-qemu.sh (3 GiB, one 1G and sixteen 2M hugetlb pages,
 #      600 s), logs in build/vm/KVER/log.
 # The guest's run.sh loads the module with selftest=1 and wants
@@ -22,14 +24,16 @@
 # /dev/ept-pmap is open and then accepted.
 #
 # A kernel passes when run-qemu.sh passes (end marker rc=0, no kernel
-# warning, oops or leak on the console, no timeout), and its result log
-# holds no "not ok".  In the VMX lane it must also pass
-# selftests/bochs/vmx-count.sh: every vmx_test test ran but for the SKIPs
-# that CPU model is allowed (RUN missing from CAPS is not one); the count
-# of tests that ran is printed per model.  The summary counts every test result: ok, not ok and
-# SKIP (never counted as ok).  Exit status: 0 when every kernel passed,
-# 1 on any failure or missing result, 4 when the lane cannot run here (no
-# QEMU, no kernel with headers): scripts/check.sh reports that as SKIP.
+# warning, oops or leak on the console, no timeout), its result log
+# holds no "not ok", and selftests/ctl/check.py finds eptctl's output as
+# selftests/ctl/expected says and valid against its schema.  In the VMX
+# lane it must also pass selftests/bochs/vmx-count.sh: every vmx_test test
+# ran but for the SKIPs that CPU model is allowed (RUN missing from CAPS is
+# not one); the count of tests that ran is printed per model.  The summary
+# counts every test result: ok, not ok and SKIP (never counted as ok).
+# Exit status: 0 when every kernel passed, 1 on any failure or missing
+# result, 4 when the lane cannot run here (no QEMU, no kernel with
+# headers): scripts/check.sh reports that as SKIP.
 #
 # With EPM_LANE=vmx the same runs happen in Bochs (Intel VMX with EPT, the
 # only emulator here that has it) instead: the newest 6.1 kernel once per
@@ -147,6 +151,10 @@ for t in *_test; do
 	echo "# $t" >>"$RESULT"
 	run_selftest "$t" 500
 done
+# eptctl (QEMU lane): judged on the host by selftests/ctl/check.py
+if [ -f eptctl-cases.sh ]; then
+	check "eptctl cases ran (judged on the host)" sh ./eptctl-cases.sh
+fi
 
 check "rmmod refused while /dev/ept-pmap is open" rmmod_refused_while_open
 check "rmmod ept_pmap" rmmod ept_pmap
@@ -225,6 +233,9 @@ build_userspace() {
 		if ! make -s -C "$top/tools/ctl" || [ ! -x "$top/tools/ctl/eptctl" ]; then
 			build_failures+=("tools/ctl/eptctl did not build")
 		fi
+		if [ "$lane" = vmx ] && ! make -s -C "$top/tools/ctl/guests"; then
+			build_failures+=("tools/ctl/guests did not build")
+		fi
 	fi
 }
 
@@ -298,6 +309,13 @@ for i in "${!kvers[@]}"; do
 	done
 	[ -x "$top/tools/ctl/eptctl" ] && cp "$top/tools/ctl/eptctl" "$payload/"
 	cp "$here/guest-lib.sh" "$payload/"
+	# eptctl's cases: all of them in QEMU, the guest runs in Bochs
+	ctl_cases=cases.sh
+	[ "$lane" = vmx ] && ctl_cases=cases-vmx.sh
+	if [ -x "$top/tools/ctl/eptctl" ]; then
+		cp "$top/selftests/ctl/$ctl_cases" "$payload/eptctl-cases.sh"
+		[ "$lane" = vm ] || cp "$top"/tools/ctl/guests/*.bin "$payload/"
+	fi
 	write_run_sh "$payload/run.sh"
 
 	"$runner" --kver "$k" --payload "$payload" --log "$log" \
@@ -327,6 +345,18 @@ for i in "${!kvers[@]}"; do
 			   "$log/result.log" "$cpu") ||
 			reasons+=("too few vmx_test tests ran (SKIP not allowed, or missing)")
 		printf '%s\n' "$ran_line"
+	fi
+	if [ -f "$payload/eptctl-cases.sh" ]; then
+		# eptctl's output against selftests/ctl/expected and the schema
+		python3 "$top/selftests/ctl/check.py" --cases "$ctl_cases" \
+			"$log/result.log" >"$log/eptctl.tap" 2>&1
+		ctl_rc=$?
+		ctl_bad=$(grep -c '^not ok' "$log/eptctl.tap")
+		ctl_good=$(grep -c '^ok' "$log/eptctl.tap")
+		[ "$ctl_rc" -eq 0 ] ||
+			reasons+=("eptctl: $ctl_bad not ok of $((ctl_good + ctl_bad)) (see $log/eptctl.tap)")
+		good=$((good + ctl_good))
+		bad=$((bad + ctl_bad))
 	fi
 
 	t=$((SECONDS - start))

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,10 +106,12 @@ const struct cmd commands[] = {
 		.help = "Print every present entry, parents before children in gpa order.\n"
 			"\n"
 			"  --format tree   indented by level, KPT and EPT side by side (default)\n"
-			"  --format json   one JSON object per entry per line\n"
+			"  --format json   one JSON document with every entry (as -j)\n"
 			"  --format dot    a Graphviz digraph of the table pairs, leaves\n"
 			"                  summarised in runs of equal attributes\n"
-			"  --leaves        leaves only\n",
+			"  --leaves        leaves only\n"
+			"\n"
+			"With -j the output is the JSON document, whatever --format says.\n",
 		.opts = O(OPT_FORMAT) | O(OPT_LEAVES),
 		.device = true,
 		.run = cmd_dump,
@@ -157,7 +160,7 @@ const struct cmd commands[] = {
 		.summary = "run a guest (VMX) and print its exit",
 		.synopsis = "--entry GPA [--mode real|prot32|long64] [--timeout MS]\n"
 			    "       [--cr3 GPA] [--guest-exc] [--reg NAME=VALUE]...\n"
-			    "       [--until EXIT] [--no-console]",
+			    "       [--until EXIT] [--no-console] [--reset]",
 		.help = "Run a guest on this address space (RUN: VMX with the EPT half) from\n"
 			"rip = GPA, and print the exit record decoded (kind; raw exit reason\n"
 			"and qualification; gpa and access for EPT violations; port, size,\n"
@@ -187,12 +190,14 @@ const struct cmd commands[] = {
 			"                    other; fails if the run ends otherwise\n"
 			"  --no-console      no COM1: port I/O to 0x3f8..0x3ff is an exit like\n"
 			"                    any other\n"
+			"  --reset           the vCPU state RUN keeps between runs of one\n"
+			"                    sequence (x87/SSE/AVX, CR2, CR8) back to INIT first\n"
 			"\n"
 			"Fails with ENODEV where the CPU offers no usable VMX, EBUSY while\n"
 			"another hypervisor (kvm_intel) holds VMX.\n",
 		.opts = O(OPT_ENTRY) | O(OPT_MODE) | O(OPT_TIMEOUT) |
 			O(OPT_CR3) | O(OPT_GUEST_EXC) | O(OPT_REG) |
-			O(OPT_UNTIL) | O(OPT_NO_CONSOLE),
+			O(OPT_UNTIL) | O(OPT_NO_CONSOLE) | O(OPT_RESET),
 		.required = O(OPT_ENTRY),
 		.device = true,
 		.run = cmd_run,
@@ -242,6 +247,7 @@ static const struct {
 	[OPT_REG] = { "reg", true },
 	[OPT_UNTIL] = { "until", true },
 	[OPT_NO_CONSOLE] = { "no-console", false },
+	[OPT_RESET] = { "reset", false },
 };
 
 const struct cmd *find_cmd(const char *name)
@@ -255,39 +261,81 @@ const struct cmd *find_cmd(const char *name)
 	return NULL;
 }
 
-static void vreport(struct ctx *ctx, const char *cmd, const char *ename,
-		    const char *fmt, va_list ap)
+/*
+ * With -j, a failure is a JSON document too: the error goes into the
+ * command's document when one is open, or into one of its own when the
+ * command printed none yet. Only one document per command, ever.
+ */
+static void json_error(struct ctx *ctx, const char *cmd, int status, int err,
+		       const char *msg)
 {
+	size_t wl;
+
+	if (!ctx || !ctx->json || json_documents() != ctx->docs)
+		return;
+	if (json_open_document())
+		json_unwind();
+	else
+		json_begin(cmd);
+	json_obj("error");
+	json_u64("status", status);
+	if (err) {
+		json_u64("errno", err);
+		json_str("errno_name", ept_pmap_errno_name(err));
+	} else {
+		json_null("errno");
+		json_null("errno_name");
+	}
+	json_str("message", msg);
+	wl = strlen(ctx->where);
+	if (wl > 2) {
+		char where[512];
+
+		snprintf(where, sizeof(where), "%.*s", (int)(wl - 2), ctx->where);
+		json_str("where", where);
+	}
+	json_obj_end();
+	json_end();
+}
+
+/* One line: "eptctl: [WHERE: ]CMD: [ENAME: ]cause"; @err 0: no errno. */
+static int vreport(struct ctx *ctx, const char *cmd, int status, int err,
+		   const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	json_error(ctx, cmd, status, err, msg);
+	fflush(stdout);
 	fprintf(stderr, "eptctl: %s", ctx ? ctx->where : "");
 	if (cmd)
 		fprintf(stderr, "%s: ", cmd);
-	if (ename)
-		fprintf(stderr, "%s: ", ename);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	if (err)
+		fprintf(stderr, "%s: ", ept_pmap_errno_name(err));
+	fprintf(stderr, "%s\n", msg);
+	return status;
 }
 
-/* One line: "eptctl: [WHERE: ]CMD: ENAME: cause". @err 0: no errno. */
 int fail(struct ctx *ctx, const char *cmd, int err, const char *fmt, ...)
 {
 	va_list ap;
+	int ret;
 
-	fflush(stdout);
 	va_start(ap, fmt);
-	vreport(ctx, cmd, err ? errno_name(err) : NULL, fmt, ap);
+	ret = vreport(ctx, cmd, EX_FAIL, err, fmt, ap);
 	va_end(ap);
-	return EX_FAIL;
+	return ret;
 }
 
 int usage_error(struct ctx *ctx, const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
+	int ret;
 
-	fflush(stdout);
 	va_start(ap, fmt);
-	vreport(ctx, cmd, NULL, fmt, ap);
+	ret = vreport(ctx, cmd, EX_USAGE, 0, fmt, ap);
 	va_end(ap);
-	return EX_USAGE;
+	return ret;
 }
 
 void print_note(const char *fmt, ...)
@@ -304,29 +352,57 @@ void print_note(const char *fmt, ...)
 
 void print_help(FILE *f, const struct cmd *c)
 {
-	fprintf(f, "usage: eptctl [-d DEVICE] %s%s%s\n\n%s", c->name,
+	fprintf(f, "usage: eptctl [OPTIONS] %s%s%s\n\n%s", c->name,
 		*c->synopsis ? " " : "", c->synopsis, c->help);
 }
+
+/* eptctl's own options: getopt_long's table and the help's lines. */
+static const struct {
+	struct option o;
+	const char *arg;
+	const char *what;
+} global_opts[] = {
+	{ { "device", required_argument, NULL, 'd' }, "DEVICE",
+	  "the device to open (default " DEFAULT_DEVICE ")" },
+	{ { "batch", required_argument, NULL, 'b' }, "FILE",
+	  "read commands from FILE, or stdin for -" },
+	{ { "json", no_argument, NULL, 'j' }, NULL,
+	  "one JSON document per command on stdout (eptctl.schema.json)" },
+	{ { "pretty", no_argument, NULL, 'p' }, NULL,
+	  "JSON indented over several lines (implies -j)" },
+	{ { "verbose", no_argument, NULL, 'v' }, NULL,
+	  "report what map, unmap, protect and load did" },
+	{ { "echo", no_argument, NULL, 'x' }, NULL,
+	  "print each command (\"eptctl> COMMAND ARGS\") before it runs" },
+	{ { "version", no_argument, NULL, 'V' }, NULL,
+	  "eptctl's version, the uapi's it was built with, the module's" },
+	{ { "help", no_argument, NULL, 'h' }, NULL, "this help" },
+};
 
 void print_overview(FILE *f)
 {
 	size_t i;
 
-	fputs("usage: eptctl [-v] [-x] [-d DEVICE] COMMAND [ARGS] [{--|;} COMMAND [ARGS]]...\n"
-	      "       eptctl [-v] [-x] [-d DEVICE] -b FILE|-\n"
+	fputs("usage: eptctl [OPTIONS] COMMAND [ARGS] [{--|;} COMMAND [ARGS]]...\n"
+	      "       eptctl [OPTIONS] -b FILE|-\n"
 	      "\n"
 	      "Runs a sequence of commands on one address space (one open file of\n"
 	      DEFAULT_DEVICE ", or DEVICE), stopping at the first that fails.\n"
 	      "A batch file has one command per line; '#' starts a comment, ';'\n"
 	      "separates commands on a line, quotes and backslashes work as in sh.\n"
 	      "Numbers are decimal or 0x hex, with k, m, g or t for KiB .. TiB.\n"
+	      "Short options combine (-xj); long ones may be abbreviated.\n"
 	      "\n"
-	      "  -d DEVICE   the device to open (default " DEFAULT_DEVICE ")\n"
-	      "  -b FILE     read commands from FILE, or stdin for -\n"
-	      "  -v          report what map, unmap, protect and load did\n"
-	      "  -x          print each command (\"eptctl> COMMAND ARGS\") before it runs\n"
-	      "\n"
-	      "Commands:\n", f);
+	      "Options:\n", f);
+	for (i = 0; i < ARRAY_SIZE(global_opts); i++) {
+		char lhs[40];
+
+		snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", global_opts[i].o.val,
+			 global_opts[i].o.name, global_opts[i].arg ? " " : "",
+			 global_opts[i].arg ? global_opts[i].arg : "");
+		fprintf(f, "  %-22s %s\n", lhs, global_opts[i].what);
+	}
+	fputs("\nCommands:\n", f);
 	for (i = 0; i < ncommands; i++) {
 		fprintf(f, "  %-8s %s\n",
 			commands[i].name, commands[i].summary);
@@ -335,16 +411,54 @@ void print_overview(FILE *f)
 	      "Exit status: 0 all done, 1 a command failed, 2 usage error.\n", f);
 }
 
-static int find_opt(const char *name, size_t len)
+static void json_command(const struct cmd *c)
 {
-	int i;
+	int id;
 
-	for (i = 0; i < OPT_COUNT; i++) {
-		if (strlen(optdefs[i].name) == len &&
-		    !strncmp(optdefs[i].name, name, len))
-			return i;
+	json_obj(NULL);
+	json_str("name", c->name);
+	json_str("summary", c->summary);
+	json_str("synopsis", c->synopsis);
+	json_arr("options");
+	for (id = 0; id < OPT_COUNT; id++) {
+		if (!(c->opts & O(id)))
+			continue;
+		json_obj(NULL);
+		json_str("name", optdefs[id].name);
+		json_bool("argument", optdefs[id].has_arg);
+		json_bool("required", c->required & O(id));
+		json_obj_end();
 	}
-	return -1;
+	json_arr_end();
+	json_obj_end();
+}
+
+/* help as JSON: every command (and eptctl's options), or one command. */
+void print_help_json(const struct cmd *c)
+{
+	size_t i;
+
+	json_begin("help");
+	if (!c) {
+		json_arr("options");
+		for (i = 0; i < ARRAY_SIZE(global_opts); i++) {
+			char sh[3] = { '-', (char)global_opts[i].o.val, '\0' };
+
+			json_obj(NULL);
+			json_str("name", global_opts[i].o.name);
+			json_str("short", sh);
+			json_bool("argument", global_opts[i].arg);
+			json_obj_end();
+		}
+		json_arr_end();
+	}
+	json_arr("commands");
+	for (i = 0; i < ncommands; i++) {
+		if (!c || c == &commands[i])
+			json_command(&commands[i]);
+	}
+	json_arr_end();
+	json_end();
 }
 
 static int set_opt(struct ctx *ctx, struct args *a, int id, const char *v)
@@ -423,7 +537,7 @@ static int set_opt(struct ctx *ctx, struct args *a, int id, const char *v)
 			return usage_error(ctx, cmd, "%s", why);
 		break;
 	case OPT_UNTIL:
-		if (parse_exit_kind(v, &a->until))
+		if (ept_pmap_exit_parse(v, &a->until))
 			return usage_error(ctx, cmd,
 					   "bad --until '%s': want an exit kind, e.g. hlt, io, vmcall, ept_violation (see 'eptctl run --help')",
 					   v);
@@ -454,69 +568,115 @@ static int check_run(struct ctx *ctx, struct args *a)
 	return 0;
 }
 
+/* The long option @arg names (before any '='), for messages. */
+static const char *opt_text(const char *arg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.*s", (int)strcspn(arg, "="), arg);
+	return buf;
+}
+
+/* Is @name (no dashes) one of @longopts? */
+static bool known_long(const struct option *longopts, const char *name)
+{
+	for (; longopts->name; longopts++) {
+		if (!strcmp(longopts->name, name))
+			return true;
+	}
+	return false;
+}
+
+/* How many of @longopts start with @prefix? */
+static int prefixes(const struct option *longopts, const char *prefix)
+{
+	int n = 0;
+
+	for (; longopts->name; longopts++)
+		n += !strncmp(longopts->name, prefix, strlen(prefix));
+	return n;
+}
+
 /*
- * Parse one command, argv[0] being its name, into @a. Values point into
- * argv. Returns 0 or EX_USAGE (the error printed).
+ * Parse one command, argv[0] being its name, into @a, with getopt_long
+ * over the options this command takes. getopt_long permutes what it is
+ * given, so it gets a copy: @argv stays as it was (for -x). Values point
+ * into argv's strings. Returns 0 or EX_USAGE (the error printed).
  */
 static int parse_cmd(struct ctx *ctx, int argc, char **argv, struct args *a)
 {
 	const struct cmd *c = find_cmd(argv[0]);
+	struct option longopts[OPT_COUNT + 2];
+	char **copy, name[64];
+	int i, id, n = 0, ret = 0;
 	u32 missing;
-	int i, id;
 
 	memset(a, 0, sizeof(*a));
 	a->words = argv;
 	a->nwords = argc;
+	ctx->docs = json_documents();
 	if (!c)
 		return usage_error(ctx, NULL, "unknown command '%s' (try 'eptctl help')",
 				   argv[0]);
 	a->cmd = c;
-	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		const char *val = NULL;
-		size_t len;
-
-		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-			a->help = true;
+	for (id = 0; id < OPT_COUNT; id++) {
+		if (!(c->opts & O(id)))
 			continue;
-		}
-		if (arg[0] != '-' || !arg[1]) {
-			if (a->npos >= c->pos_max)
-				return usage_error(ctx, c->name,
-						   "unexpected argument '%s' (see 'eptctl %s --help')",
-						   arg, c->name);
-			a->pos[a->npos++] = arg;
-			continue;
-		}
-		if (arg[1] != '-')
-			return usage_error(ctx, c->name,
-					   "unknown option '%s' (see 'eptctl %s --help')",
-					   arg,
-					   c->name);
-		len = strcspn(arg + 2, "=");
-		id = find_opt(arg + 2, len);
-		if (id < 0 || !(c->opts & O(id)))
-			return usage_error(ctx, c->name,
-					   "unknown option '--%.*s' (see 'eptctl %s --help')",
-					   (int)len, arg + 2, c->name);
-		if (arg[2 + len] == '=')
-			val = arg + 3 + len;
-		if (optdefs[id].has_arg && !val) {
-			if (i + 1 >= argc)
-				return usage_error(ctx, c->name, "--%s needs a value",
-						   optdefs[id].name);
-			val = argv[++i];
-		} else if (!optdefs[id].has_arg && val) {
-			return usage_error(ctx, c->name, "--%s takes no value",
-					   optdefs[id].name);
-		}
-		if ((O(id) & BACKING_OPTS) && (a->seen & BACKING_OPTS & ~O(id)))
-			return usage_error(ctx, c->name,
-					   "--anon, --thp, --hugetlb and --file exclude each other");
-		a->seen |= O(id);
-		if (set_opt(ctx, a, id, val))
-			return EX_USAGE;
+		longopts[n++] = (struct option){
+			optdefs[id].name,
+			optdefs[id].has_arg ? required_argument : no_argument,
+			NULL, id + 1,	/* 0 is not a value getopt can return */
+		};
 	}
+	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+
+	copy = malloc((argc + 1) * sizeof(*copy));
+	if (!copy)
+		return fail(ctx, c->name, ENOMEM, "out of memory");
+	memcpy(copy, argv, argc * sizeof(*copy));
+	copy[argc] = NULL;
+	optind = 0;	/* glibc: start afresh, for every command */
+	opterr = 0;
+	while (!ret && (id = getopt_long(argc, copy, ":h", longopts, NULL)) != -1) {
+		const char *arg = copy[optind - 1];
+		bool is_long = !strncmp(arg, "--", 2);
+
+		opt_text(arg, name, sizeof(name));
+		if (id == 'h') {
+			a->help = true;
+		} else if (id == ':') {
+			ret = usage_error(ctx, c->name, "%s needs a value",
+					  is_long ? name : arg);
+		} else if (id == '?' && is_long && strchr(arg, '=') &&
+			   known_long(longopts, name + 2)) {
+			ret = usage_error(ctx, c->name, "%s takes no value", name);
+		} else if (id == '?') {
+			if (!is_long)
+				snprintf(name, sizeof(name), "-%c", optopt);
+			ret = usage_error(ctx, c->name, "%s option '%s' (see 'eptctl %s --help')",
+					  is_long && prefixes(longopts, name + 2) > 1 ?
+					  "ambiguous" : "unknown", name, c->name);
+		} else {
+			id--;
+			if ((O(id) & BACKING_OPTS) &&
+			    (a->seen & BACKING_OPTS & ~O(id)))
+				ret = usage_error(ctx, c->name,
+						  "--anon, --thp, --hugetlb and --file exclude each other");
+			else if (set_opt(ctx, a, id, optarg))
+				ret = EX_USAGE;
+			a->seen |= O(id);
+		}
+	}
+	for (i = optind; !ret && i < argc; i++) {
+		if (a->npos >= c->pos_max)
+			ret = usage_error(ctx, c->name,
+					  "unexpected argument '%s' (see 'eptctl %s --help')",
+					  copy[i], c->name);
+		else
+			a->pos[a->npos++] = copy[i];
+	}
+	free(copy);
+	if (ret)
+		return ret;
 	if (a->help)
 		return 0;
 
@@ -564,8 +724,12 @@ static int run_cmd(struct ctx *ctx, const struct args *a)
 			printf(" %s", a->words[i]);
 		printf("\n");
 	}
+	ctx->docs = json_documents();
 	if (a->help) {
-		print_help(stdout, a->cmd);
+		if (ctx->json)
+			print_help_json(a->cmd);
+		else
+			print_help(stdout, a->cmd);
 		return 0;
 	}
 	if (a->cmd->device && ctx->fd < 0) {
@@ -581,12 +745,6 @@ static int run_cmd(struct ctx *ctx, const struct args *a)
 static bool is_separator(const char *s)
 {
 	return !strcmp(s, "--") || !strcmp(s, ";");
-}
-
-/* An option of eptctl itself, before the first command. */
-static bool is_option(const char *s)
-{
-	return s[0] == '-' && s[1] && !is_separator(s);
 }
 
 /*
@@ -702,8 +860,7 @@ static int run_batch(struct ctx *ctx, const char *path)
 	if (!f) {
 		int err = errno;
 
-		return fail(ctx, NULL, err, "cannot open batch file %s: %s",
-			    path, strerror(err));
+		return fail(ctx, NULL, err, "cannot open batch file %s", path);
 	}
 	while (!ret && getline(&line, &cap, f) >= 0) {
 		int n, i, start;
@@ -741,6 +898,45 @@ static int run_batch(struct ctx *ctx, const char *path)
 	return ret;
 }
 
+/*
+ * --version: eptctl's, the uapi's it was built with, libept-pmap's, and
+ * with the module loaded its MODULE_VERSION and, when the device opens,
+ * the API it speaks.
+ */
+static int print_version(struct ctx *ctx)
+{
+	char mver[64];
+	int fd, api = 0;
+
+	if (ept_pmap_module_version(mver, sizeof(mver)))
+		mver[0] = '\0';
+	fd = ept_pmap_open(ctx->dev_path);
+	if (fd >= 0) {
+		api = ept_pmap_version(fd);
+		ept_pmap_close(fd);
+	}
+	if (ctx->json) {
+		json_begin("--version");
+		json_str("eptctl", EPTCTL_VERSION);
+		json_u64("uapi", EPM_API_VERSION);
+		json_str("libept_pmap", ept_pmap_lib_version());
+		json_str_or_null("module", *mver ? mver : NULL);
+		if (api > 0)
+			json_int("module_api", api);
+		else
+			json_null("module_api");
+		json_end();
+		return EX_OK;
+	}
+	printf("eptctl %s (uapi %d, libept-pmap %s)\n", EPTCTL_VERSION,
+	       EPM_API_VERSION, ept_pmap_lib_version());
+	if (*mver || api > 0)
+		printf("module %s (uapi %d)\n", *mver ? mver : "?", api > 0 ? api : 0);
+	else
+		printf("module not loaded\n");
+	return EX_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctx ctx = {
@@ -748,36 +944,69 @@ int main(int argc, char **argv)
 		.fd = -1,
 		.where = "",
 	};
+	struct option longopts[ARRAY_SIZE(global_opts) + 1];
 	const char *batch = NULL;
+	bool version = false, help = false;
+	size_t k;
 	int i, ret;
 
-	for (i = 1; i < argc && is_option(argv[i]); i++) {
-		const char *o = argv[i];
-
-		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-			print_overview(stdout);
-			return EX_OK;
-		} else if (!strcmp(o, "-v") || !strcmp(o, "--verbose")) {
+	for (k = 0; k < ARRAY_SIZE(global_opts); k++)
+		longopts[k] = global_opts[k].o;
+	longopts[k] = (struct option){ NULL, 0, NULL, 0 };
+	opterr = 0;
+	/* '+': the first word that is not an option is the first command */
+	while ((i = getopt_long(argc, argv, "+:d:b:jpvxVh", longopts, NULL)) != -1) {
+		switch (i) {
+		case 'd':
+			ctx.dev_path = optarg;
+			break;
+		case 'b':
+			batch = optarg;
+			break;
+		case 'p':
+			json_set_pretty(true);
+			ctx.json = true;
+			break;
+		case 'j':
+			ctx.json = true;
+			break;
+		case 'v':
 			ctx.verbose = true;
-		} else if (!strcmp(o, "-x") || !strcmp(o, "--echo")) {
+			break;
+		case 'x':
 			ctx.echo = true;
-		} else if (!strcmp(o, "-d") || !strcmp(o, "--device")) {
-			if (i + 1 >= argc)
-				return usage_error(NULL, NULL, "%s needs a value",
-						   o);
-			ctx.dev_path = argv[++i];
-		} else if (!strcmp(o, "-b") || !strcmp(o, "--batch")) {
-			if (i + 1 >= argc)
-				return usage_error(NULL, NULL, "%s needs a value",
-						   o);
-			batch = argv[++i];
-		} else {
-			return usage_error(NULL, NULL, "unknown option '%s' (try 'eptctl --help')",
-					   o);
+			break;
+		case 'V':
+			version = true;
+			break;
+		case 'h':
+			help = true;
+			break;
+		case ':':
+			return usage_error(&ctx, NULL, "%s needs a value",
+					   argv[optind - 1]);
+		default:
+			if (optopt && strncmp(argv[optind - 1], "--", 2))
+				return usage_error(&ctx, NULL, "unknown option '-%c' (try 'eptctl --help')",
+						   optopt);
+			return usage_error(&ctx, NULL, "unknown or ambiguous option '%s' (try 'eptctl --help')",
+					   argv[optind - 1]);
 		}
 	}
+	i = optind;
+	if (help) {
+		if (ctx.json)
+			print_help_json(NULL);
+		else
+			print_overview(stdout);
+		return EX_OK;
+	}
+	if (version)
+		return print_version(&ctx);
+	if (ctx.echo && ctx.json)
+		return usage_error(&ctx, NULL, "-x and -j exclude each other: -x would break the JSON");
 	if (batch && i < argc)
-		return usage_error(NULL, NULL, "-b takes no commands beside the batch file");
+		return usage_error(&ctx, NULL, "-b takes no commands beside the batch file");
 
 	ret = batch ? run_batch(&ctx, batch) : run_argv(&ctx, argc - i, argv + i);
 

@@ -7,7 +7,11 @@
  *   cmds.c    one function per subcommand (one ioctl each, mostly)
  *   mem.c     the backing memory eptctl allocates for MAP
  *   run.c     load and run: guest code in, exit records out
- *   decode.c  numbers in, entries out: parsing and bit decoding
+ *   decode.c  numbers in: parsing; names libept-pmap does not have
+ *   json.c    the JSON writer behind -j
+ *
+ * The ioctls, the entry bits and most decoding come from libept-pmap
+ * (lib/ept-pmap.h).
  */
 #ifndef _EPTCTL_H
 #define _EPTCTL_H
@@ -16,13 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <linux/ept_pmap.h>
+#include "ept-pmap.h"	/* lib/: the uapi headers and libept-pmap */
 
 typedef __u64 u64;
 typedef __u32 u32;
 typedef __u8 u8;
 
-#define BIT_ULL(n)	(1ULL << (n))
 #define __printf(a, b)	__attribute__((__format__(printf, a, b)))
 
 /* Exit statuses */
@@ -30,52 +33,10 @@ typedef __u8 u8;
 #define EX_FAIL		1	/* a command failed */
 #define EX_USAGE	2	/* the command line or batch file is wrong */
 
-#define PAGE_4K		0x1000ULL
-#define SIZE_2M		0x200000ULL
-#define SIZE_1G		0x40000000ULL
-#define GPA_LIMIT	BIT_ULL(48)
+/* The version of the documents -j writes (tools/ctl/eptctl.schema.json). */
+#define EPTCTL_JSON_SCHEMA	1
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
-/* Bytes one entry at @level (1..4) covers: 4K, 2M, 1G, 512G. */
-static inline u64 level_size(unsigned int level)
-{
-	return 1ULL << (12 + 9 * (level - 1));
-}
-
-/*
- * Entry bits, as src/pte.h lays them out (the tool does not include the
- * module's private headers; these are the architectural bits plus the two
- * software bits the module uses).
- */
-#define KPTE_P		BIT_ULL(0)
-#define KPTE_W		BIT_ULL(1)
-#define KPTE_U		BIT_ULL(2)
-#define KPTE_PWT	BIT_ULL(3)
-#define KPTE_PCD	BIT_ULL(4)
-#define KPTE_A		BIT_ULL(5)
-#define KPTE_D		BIT_ULL(6)
-#define KPTE_PS		BIT_ULL(7)	/* levels 2, 3 */
-#define KPTE_PAT_4K	BIT_ULL(7)	/* level 1 */
-#define KPTE_G		BIT_ULL(8)
-#define KPTE_SW_PINW	BIT_ULL(9)
-#define KPTE_PAT_LARGE	BIT_ULL(12)	/* 2M/1G leaves */
-#define KPTE_NX		BIT_ULL(63)
-
-#define EPTE_R		BIT_ULL(0)
-#define EPTE_W		BIT_ULL(1)
-#define EPTE_X		BIT_ULL(2)
-#define EPTE_MT_SHIFT	3
-#define EPTE_MT_MASK	(7ULL << EPTE_MT_SHIFT)
-#define EPTE_IPAT	BIT_ULL(6)
-#define EPTE_PS		BIT_ULL(7)
-#define EPTE_A		BIT_ULL(8)
-#define EPTE_D		BIT_ULL(9)
-#define EPTE_XU		BIT_ULL(10)	/* user execute (MBEC) */
-#define EPTE_SW_PINW	BIT_ULL(11)
-#define EPTE_SVE	BIT_ULL(63)	/* suppress #VE */
-
-#define PTE_ADDR	0x000ffffffffff000ULL
 
 enum backing { BACK_ANON, BACK_THP, BACK_HUGETLB, BACK_FILE };
 enum dump_format { FMT_TREE, FMT_JSON, FMT_DOT };
@@ -104,6 +65,7 @@ enum opt_id {
 	OPT_REG,
 	OPT_UNTIL,
 	OPT_NO_CONSOLE,
+	OPT_RESET,
 	OPT_COUNT
 };
 
@@ -160,6 +122,8 @@ struct ctx {
 	int fd;			/* -1 until a command needs the device */
 	bool verbose;
 	bool echo;		/* -x: print each command before it runs */
+	bool json;		/* -j: one JSON document per command */
+	unsigned long docs;	/* json_documents() when the command began */
 	const char *where;	/* "FILE:LINE: " or "" for error lines */
 	bool eptp_noted;
 	struct region *regions;
@@ -188,6 +152,7 @@ __printf(3, 4)
 int usage_error(struct ctx *ctx, const char *cmd, const char *fmt, ...);
 __printf(1, 2) void print_note(const char *fmt, ...);
 void print_help(FILE *f, const struct cmd *c);
+void print_help_json(const struct cmd *c);
 void print_overview(FILE *f);
 
 /* cmds.c */
@@ -224,27 +189,31 @@ int parse_size(const char *s, u64 *out);
 int parse_perm(const char *s, u32 *out);
 int parse_memtype(const char *s, u8 *out);
 int parse_max_page(const char *s, u8 *out);
-const char *errno_name(int err);
-const char *perm_str(u32 perm, char buf[4]);
 const char *size_str(u64 bytes, char *buf, size_t len);
-const char *memtype_name(unsigned int ept_mt);
-const char *epm_memtype_name(unsigned int memtype);
-const char *level_name(unsigned int level);
-const char *why_name(u32 why);
-u64 entry_addr(u64 e, unsigned int level, bool leaf);
-void kpte_bits(u64 e, unsigned int level, bool leaf, char *buf, size_t len);
-void epte_bits(u64 e, unsigned int level, bool leaf, char *buf, size_t len);
-void json_entry(FILE *f, const struct epm_dump_entry *e);
 const char *exit_name(unsigned int kind);
-int parse_exit_kind(const char *s, u32 *out);
 int parse_mode(const char *s, u32 *out);
-const char *mode_name(unsigned int mode);
 int parse_reg(const char *s, unsigned int *idx, u64 *val);
 const char *reg_name(unsigned int idx);
 const char *vmx_reason_name(unsigned int basic);
 const char *vmx_insn_error_name(unsigned int err);
-const char *vector_name(unsigned int vector);
-bool vector_has_error_code(unsigned int vector);
 void rflags_bits(u64 rflags, char *buf, size_t len);
+
+/* json.c */
+void json_set_pretty(bool pretty);
+void json_begin(const char *cmd);
+void json_end(void);
+void json_obj(const char *key);
+void json_obj_end(void);
+void json_arr(const char *key);
+void json_arr_end(void);
+void json_u64(const char *key, u64 v);
+void json_int(const char *key, long long v);
+void json_bool(const char *key, bool v);
+void json_str(const char *key, const char *s);
+void json_null(const char *key);
+void json_str_or_null(const char *key, const char *s);
+unsigned long json_documents(void);
+bool json_open_document(void);
+void json_unwind(void);
 
 #endif /* _EPTCTL_H */

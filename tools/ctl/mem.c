@@ -61,45 +61,33 @@ static u64 free_1g_hugepages(void)
 	return n;
 }
 
-/* 2 MiB-aligned anonymous memory, transparent huge pages asked for. */
-static void *alloc_thp(size_t len, char *why, size_t wlen)
+/* Anonymous memory of @kind from libept-pmap: its address, or NULL. */
+static void *alloc_lib(enum ept_pmap_mem_kind kind, size_t *len,
+		       size_t *gran, char *why, size_t wlen)
 {
-	size_t span = len + SIZE_2M;
-	uintptr_t p, a;
-	void *m;
-	char *mem;
-	size_t i;
+	u64 page = kind == EPT_PMAP_MEM_HUGETLB_1G ? EPM_SIZE_1G : EPM_SIZE_2M;
+	struct ept_pmap_mem m;
+	int err = -ept_pmap_mem_alloc(&m, kind, *len);
 
-	m = mmap(NULL, span, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED) {
-		int err = errno;
-
-		snprintf(why, wlen, "mmap of %zu bytes failed", span);
+	if (err) {
+		if (kind == EPT_PMAP_MEM_THP)
+			snprintf(why, wlen, "%zu bytes of THP memory: %s%s", *len,
+				 strerror(err), err == EINVAL ?
+				 " (no transparent huge pages in this kernel?)" : "");
+		else if (kind == EPT_PMAP_MEM_ANON)
+			snprintf(why, wlen, "mmap of %zu bytes failed", *len);
+		else
+			snprintf(why, wlen,
+				 "no %zu free %s huge pages for %zu bytes (see /proc/sys/vm/nr_hugepages)",
+				 (size_t)((*len + page - 1) / page),
+				 page == EPM_SIZE_1G ? "1G" : "2M", *len);
 		errno = err;
 		return NULL;
 	}
-	p = (uintptr_t)m;
-	a = round_up(p, SIZE_2M);
-	if (a > p)
-		munmap(m, a - p);
-	if (p + span > a + len)
-		munmap((void *)(a + len), p + span - (a + len));
-	if (madvise((void *)a, len, MADV_HUGEPAGE)) {
-		int err = errno;
-
-		munmap((void *)a, len);
-		snprintf(why, wlen,
-			 "madvise(MADV_HUGEPAGE) failed (%s): no transparent huge pages in this kernel?",
-			 strerror(err));
-		errno = err;
-		return NULL;
-	}
-	/* The memory escapes to the caller: these writes stay. */
-	mem = (char *)a;
-	for (i = 0; i < len; i += PAGE_4K)
-		mem[i] = 0;
-	return mem;
+	*len = m.size;
+	/* THP memory may be given back 4 KiB at a time; hugetlb may not */
+	*gran = kind == EPT_PMAP_MEM_THP ? EPM_SIZE_4K : m.page;
+	return m.addr;
 }
 
 static void *alloc_file(const char *path, size_t *len, size_t *gran,
@@ -123,7 +111,7 @@ static void *alloc_file(const char *path, size_t *len, size_t *gran,
 		return NULL;
 	}
 	if (!fstatfs(fd, &sfs) && sfs.f_type == HUGETLBFS_MAGIC &&
-	    sfs.f_bsize > (long)PAGE_4K) {
+	    sfs.f_bsize > (long)EPM_SIZE_4K) {
 		*gran = sfs.f_bsize;
 		*len = round_up(*len, *gran);
 	}
@@ -157,9 +145,10 @@ static void *alloc_file(const char *path, size_t *len, size_t *gran,
 int mem_alloc(const struct args *a, struct region **out, char *why,
 	      size_t wlen)
 {
-	size_t len = round_up(a->size + a->uaddr_offset, PAGE_4K);
-	size_t gran = PAGE_4K;
+	size_t len = round_up(a->size + a->uaddr_offset, EPM_SIZE_4K);
+	size_t gran = EPM_SIZE_4K;
 	bool writable = true;
+	enum ept_pmap_mem_kind kind;
 	struct region *r;
 	void *m = MAP_FAILED;
 	u64 npages;
@@ -167,9 +156,9 @@ int mem_alloc(const struct args *a, struct region **out, char *why,
 
 	/* Let the module judge sizes: never ask mmap() for nothing. */
 	if (!len)
-		len = PAGE_4K;
-	if (len < a->size || a->size > GPA_LIMIT ||
-	    a->uaddr_offset > GPA_LIMIT) {
+		len = EPM_SIZE_4K;
+	if (len < a->size || a->size > EPM_GPA_LIMIT ||
+	    a->uaddr_offset > EPM_GPA_LIMIT) {
 		snprintf(why, wlen, "size 0x%llx + uaddr offset 0x%llx is too big to allocate",
 			 (unsigned long long)a->size,
 			 (unsigned long long)a->uaddr_offset);
@@ -178,43 +167,19 @@ int mem_alloc(const struct args *a, struct region **out, char *why,
 
 	switch (a->backing) {
 	case BACK_ANON:
-		m = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m == MAP_FAILED) {
-			err = errno;
-			snprintf(why, wlen, "mmap of %zu bytes failed", len);
-			break;
-		}
-		/* Without THP support in the kernel this fails; harmless. */
-		madvise(m, len, MADV_NOHUGEPAGE);
-		break;
 	case BACK_THP:
-		m = alloc_thp(len, why, wlen);
+	case BACK_HUGETLB:
+		kind = a->backing == BACK_ANON ? EPT_PMAP_MEM_ANON :
+		       a->backing == BACK_THP ? EPT_PMAP_MEM_THP :
+		       a->size && !(a->size % EPM_SIZE_1G) &&
+		       free_1g_hugepages() >= (len + EPM_SIZE_1G - 1) / EPM_SIZE_1G ?
+		       EPT_PMAP_MEM_HUGETLB_1G : EPT_PMAP_MEM_HUGETLB_2M;
+		m = alloc_lib(kind, &len, &gran, why, wlen);
 		if (!m) {
 			err = errno;
 			m = MAP_FAILED;
 		}
 		break;
-	case BACK_HUGETLB: {
-		int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB;
-
-		if (a->size && !(a->size % SIZE_1G) &&
-		    free_1g_hugepages() >= round_up(len, SIZE_1G) / SIZE_1G) {
-			gran = SIZE_1G;
-			flags |= MAP_HUGE_1GB;
-		} else {
-			gran = SIZE_2M;
-			flags |= MAP_HUGE_2MB;
-		}
-		len = round_up(len, gran);
-		m = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
-		err = errno;
-		if (m == MAP_FAILED)
-			snprintf(why, wlen,
-				 "no %zu free %s huge pages for %zu bytes (see /proc/sys/vm/nr_hugepages)",
-				 len / gran, gran == SIZE_1G ? "1G" : "2M", len);
-		break;
-	}
 	case BACK_FILE:
 		m = alloc_file(a->file, &len, &gran, &writable, why, wlen);
 		if (!m) {
@@ -227,7 +192,7 @@ int mem_alloc(const struct args *a, struct region **out, char *why,
 		return err ? -err : -ENOMEM;
 
 	r = calloc(1, sizeof(*r));
-	npages = round_up(a->size, PAGE_4K) / PAGE_4K;
+	npages = round_up(a->size, EPM_SIZE_4K) / EPM_SIZE_4K;
 	if (r) {
 		r->mapped = bitmap(npages);
 		r->freed = bitmap(len / gran);
@@ -245,7 +210,7 @@ int mem_alloc(const struct args *a, struct region **out, char *why,
 	}
 	r->kind = a->backing;
 	r->gpa = a->gpa;
-	r->size = npages * PAGE_4K;
+	r->size = npages * EPM_SIZE_4K;
 	r->mbase = (uintptr_t)m;
 	r->uaddr = r->mbase + a->uaddr_offset;
 	r->mlen = len;
@@ -258,7 +223,7 @@ int mem_alloc(const struct args *a, struct region **out, char *why,
 /* The MAP succeeded: every page of the region is now in the guest. */
 void mem_add(struct ctx *ctx, struct region *r)
 {
-	u64 i, npages = r->size / PAGE_4K;
+	u64 i, npages = r->size / EPM_SIZE_4K;
 
 	for (i = 0; i < npages; i++)
 		set_bit(r->mapped, i);
@@ -291,9 +256,9 @@ void mem_free(struct region *r)
 static bool unit_in_use(const struct region *r, u64 j)
 {
 	long long d = r->uaddr - r->mbase;	/* bytes before gpa's page */
-	long long first = ((long long)(j * r->gran) - d) / (long long)PAGE_4K;
-	long long last = ((long long)((j + 1) * r->gran) - d) / (long long)PAGE_4K;
-	long long npages = r->size / PAGE_4K;
+	long long first = ((long long)(j * r->gran) - d) / (long long)EPM_SIZE_4K;
+	long long last = ((long long)((j + 1) * r->gran) - d) / (long long)EPM_SIZE_4K;
+	long long npages = r->size / EPM_SIZE_4K;
 	long long i;
 
 	if (first < 0)
@@ -313,7 +278,7 @@ static void release_region(struct region *r, u64 gpa, u64 end)
 	u64 hi = end < r->gpa + r->size ? end : r->gpa + r->size;
 	u64 p, j, j0, j1, run = 0, nrun = 0;
 
-	for (p = (lo - r->gpa) / PAGE_4K; p < (hi - r->gpa) / PAGE_4K; p++) {
+	for (p = (lo - r->gpa) / EPM_SIZE_4K; p < (hi - r->gpa) / EPM_SIZE_4K; p++) {
 		if (test_bit(r->mapped, p)) {
 			clear_bit(r->mapped, p);
 			r->nmapped--;
@@ -371,7 +336,7 @@ static struct region *region_of(struct ctx *ctx, u64 gpa)
 
 	for (r = ctx->regions; r; r = r->next) {
 		if (gpa >= r->gpa && gpa - r->gpa < r->size &&
-		    test_bit(r->mapped, (gpa - r->gpa) / PAGE_4K))
+		    test_bit(r->mapped, (gpa - r->gpa) / EPM_SIZE_4K))
 			return r;
 	}
 	return NULL;
@@ -391,13 +356,13 @@ int mem_write(struct ctx *ctx, u64 gpa, const void *buf, size_t len,
 
 	if (!len)
 		return 0;
-	if (gpa >= GPA_LIMIT || len > GPA_LIMIT - gpa) {
+	if (gpa >= EPM_GPA_LIMIT || len > EPM_GPA_LIMIT - gpa) {
 		snprintf(why, wlen,
 			 "[0x%llx, 0x%llx) goes beyond the 48-bit guest-physical space",
 			 (unsigned long long)gpa, (unsigned long long)end);
 		return -EINVAL;
 	}
-	for (p = gpa & ~(PAGE_4K - 1); p < end; p += PAGE_4K) {
+	for (p = gpa & ~(EPM_SIZE_4K - 1); p < end; p += EPM_SIZE_4K) {
 		struct region *r = region_of(ctx, p);
 
 		if (!r) {
@@ -418,8 +383,8 @@ int mem_write(struct ctx *ctx, u64 gpa, const void *buf, size_t len,
 	}
 	/* page by page: each page's region may be another */
 	while (gpa < end) {
-		struct region *r = region_of(ctx, gpa & ~(PAGE_4K - 1));
-		u64 n = PAGE_4K - (gpa & (PAGE_4K - 1));
+		struct region *r = region_of(ctx, gpa & ~(EPM_SIZE_4K - 1));
+		u64 n = EPM_SIZE_4K - (gpa & (EPM_SIZE_4K - 1));
 
 		if (n > end - gpa)
 			n = end - gpa;

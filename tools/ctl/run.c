@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -91,10 +90,17 @@ int cmd_load(struct ctx *ctx, const struct args *a)
 	free(buf);
 	if (err)
 		return fail(ctx, "load", err, "%s", why);
-	if (ctx->verbose)
+	if (ctx->json) {
+		json_begin("load");
+		json_str("file", path);
+		json_u64("gpa", a->gpa);
+		json_u64("size", len);
+		json_end();
+	} else if (ctx->verbose) {
 		printf("load: %s: %zu bytes at [0x%llx, 0x%llx)\n", path, len,
 		       (unsigned long long)a->gpa,
 		       (unsigned long long)(a->gpa + len));
+	}
 	return 0;
 }
 
@@ -114,7 +120,7 @@ static u64 *reg_slot(struct epm_regs *regs, unsigned int idx)
 /* Put @val into the low @size bytes of rax, as IN does. */
 static void set_in_data(struct epm_run *r, u64 val)
 {
-	u64 mask = r->io_size >= 8 ? ~0ULL : BIT_ULL(8 * r->io_size) - 1;
+	u64 mask = r->io_size >= 8 ? ~0ULL : _BITULL(8 * r->io_size) - 1;
 
 	r->regs.rax = (r->regs.rax & ~mask) | (val & mask);
 }
@@ -124,7 +130,28 @@ static void set_in_data(struct epm_run *r, u64 val)
  * guest can go on; a byte written to the data port goes to stdout, and
  * *@column tracks whether the console's last line is open.
  */
-static bool com1(struct epm_run *r, bool *column)
+/* What the guest wrote to COM1, kept for -j (bounded: the rest is dropped). */
+#define CONSOLE_MAX	65536
+
+struct console {
+	bool json;
+	size_t len;
+	char buf[CONSOLE_MAX + 1];
+};
+
+static void console_putc(struct console *con, char c)
+{
+	if (!con->json) {
+		putchar(c);
+		if (c == '\n')
+			fflush(stdout);
+	} else if (con->len < CONSOLE_MAX) {
+		con->buf[con->len++] = c;
+		con->buf[con->len] = '\0';
+	}
+}
+
+static bool com1(struct epm_run *r, bool *column, struct console *con)
 {
 	if (r->exit_kind != EPM_EXIT_IO || r->io_flags || r->io_size != 1 ||
 	    r->port < COM1_BASE || r->port >= COM1_BASE + COM1_PORTS)
@@ -136,10 +163,8 @@ static bool com1(struct epm_run *r, bool *column)
 	if (r->port == COM1_DATA) {
 		char c = r->io_data & 0xff;
 
-		putchar(c);
+		console_putc(con, c);
 		*column = c != '\n';
-		if (c == '\n')
-			fflush(stdout);
 	}
 	return true;
 }
@@ -178,17 +203,17 @@ static void exit_summary(const struct epm_run *r, u64 timeout_ms, char *buf,
 	case EPM_EXIT_EPT_VIOLATION:
 		/* qualification bits 5:3: what the translation allowed */
 		snprintf(buf, len, " gpa 0x%llx access %s, %s%s",
-			 (unsigned long long)r->gpa, perm_str(r->access, acc),
+			 (unsigned long long)r->gpa, ept_pmap_perm_str(r->access, acc),
 			 q & (7 << 3) ? "mapped " : "not mapped",
-			 q & (7 << 3) ? perm_str((q >> 3) & 7, map) : "");
+			 q & (7 << 3) ? ept_pmap_perm_str((q >> 3) & 7, map) : "");
 		break;
 	case EPM_EXIT_EPT_MISCONFIG:
 		snprintf(buf, len, " gpa 0x%llx", (unsigned long long)r->gpa);
 		break;
 	case EPM_EXIT_EXCEPTION:
 		snprintf(buf, len, " vector %u (%s)", r->vector,
-			 vector_name(r->vector));
-		if (vector_has_error_code(r->vector)) {
+			 ept_pmap_vector_name(r->vector));
+		if (ept_pmap_vector_has_error_code(r->vector)) {
 			n = strlen(buf);
 			snprintf(buf + n, len - n, " error code 0x%x",
 				 r->error_code);
@@ -204,7 +229,7 @@ static void exit_summary(const struct epm_run *r, u64 timeout_ms, char *buf,
 			 (unsigned long long)timeout_ms);
 		break;
 	case EPM_EXIT_ENTRY_FAIL:
-		if (r->exit_reason & BIT_ULL(31))
+		if (r->exit_reason & _BITULL(31))
 			snprintf(buf, len, " reason %u (%s)", r->entry_error,
 				 vmx_reason_name(r->entry_error));
 		else
@@ -237,6 +262,45 @@ static void print_regs(const struct epm_regs *regs)
 	       *fl ? " " : "", fl);
 }
 
+static void json_record(const struct epm_run *r, u64 timeout_ms)
+{
+	static const char *const regs[] = {
+		"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp",
+		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+		"rip", "rflags",
+	};
+	const u64 *v = (const u64 *)&r->regs;
+	char sum[192], acc[4];
+	unsigned int i;
+
+	exit_summary(r, timeout_ms, sum, sizeof(sum));
+	json_obj("exit");
+	json_str("kind", exit_name(r->exit_kind));
+	json_u64("kind_code", r->exit_kind);
+	json_str("summary", sum);
+	json_u64("reason", r->exit_reason);
+	json_str_or_null("reason_name",
+			 ept_pmap_vmx_reason_name(r->exit_reason & 0xffff));
+	json_bool("entry_failure", r->exit_reason & _BITULL(31));
+	json_u64("qualification", r->exit_qual);
+	json_u64("gpa", r->gpa);
+	json_str("access", ept_pmap_perm_str(r->access, acc));
+	json_u64("vector", r->vector);
+	json_u64("error_code", r->error_code);
+	json_u64("port", r->port);
+	json_u64("io_size", r->io_size);
+	json_bool("io_in", r->io_in);
+	json_u64("io_data", r->io_data);
+	json_bool("io_string", r->io_flags & EPM_IO_STRING);
+	json_bool("io_rep", r->io_flags & EPM_IO_REP);
+	json_u64("entry_error", r->entry_error);
+	json_obj_end();
+	json_obj("regs");
+	for (i = 0; i < ARRAY_SIZE(regs); i++)
+		json_u64(regs[i], v[i]);
+	json_obj_end();
+}
+
 static void print_record(const struct epm_run *r, u64 timeout_ms)
 {
 	char sum[192];
@@ -265,12 +329,12 @@ static const char *run_cause(const struct args *a, int err, char *buf,
 	case EBUSY:
 		return "VMX is held by another hypervisor (kvm_intel?): close its VMs or rmmod it";
 	case EINVAL:
-		if (a->mode == EPM_MODE_LONG64 && (a->cr3 & (PAGE_4K - 1)))
+		if (a->mode == EPM_MODE_LONG64 && (a->cr3 & (EPM_SIZE_4K - 1)))
 			snprintf(buf, len, "cr3 0x%llx is not 4 KiB aligned",
 				 (unsigned long long)a->cr3);
 		else
 			snprintf(buf, len, "the module refused the run (mode %s, entry 0x%llx)",
-				 mode_name(a->mode),
+				 ept_pmap_mode_name(a->mode),
 				 (unsigned long long)a->regs.rip);
 		return buf;
 	case EPERM:
@@ -287,12 +351,24 @@ int cmd_run(struct ctx *ctx, const struct args *a)
 	u64 timeout_ms = a->timeout_ms, start, deadline, t;
 	bool column = false, until = a->seen & O(OPT_UNTIL);
 	bool console = !(a->seen & O(OPT_NO_CONSOLE));
+	struct console *con = calloc(1, sizeof(*con));
 	struct epm_run r;
 	char why[192];
-	int err;
+	int err, ret = 0;
 
+	if (!con)
+		return fail(ctx, "run", ENOMEM, "out of memory");
+	con->json = ctx->json;
+	if (ctx->json) {
+		json_begin("run");
+		json_u64("entry", a->regs.rip);
+		json_str("mode", ept_pmap_mode_name(a->mode));
+		json_u64("timeout_ms", timeout_ms);
+		json_arr("resumed");
+	}
 	memset(&r, 0, sizeof(r));
-	r.flags = a->seen & O(OPT_GUEST_EXC) ? EPM_RUN_GUEST_EXC : 0;
+	r.flags = (a->seen & O(OPT_GUEST_EXC) ? EPM_RUN_GUEST_EXC : 0) |
+		  (a->seen & O(OPT_RESET) ? EPM_RUN_RESET : 0);
 	r.mode = a->mode;
 	r.cr3 = a->cr3;
 	r.regs = a->regs;
@@ -303,43 +379,64 @@ int cmd_run(struct ctx *ctx, const struct args *a)
 		t = now_ns();
 		/* out of time: a 1 ns run still returns a timeout record */
 		r.timeout_ns = t < deadline ? deadline - t : 1;
-		err = ioctl(ctx->fd, EPM_IOC_RUN, &r) ? errno : 0;
+		err = -ept_pmap_run(ctx->fd, &r);
 		if (err && err != EINTR) {
-			if (column)
+			if (column && !con->json)
 				putchar('\n');
-			return fail(ctx, "run", err, "%s",
-				    run_cause(a, err, why, sizeof(why)));
+			ret = fail(ctx, "run", err, "%s",
+				   run_cause(a, err, why, sizeof(why)));
+			goto out;
 		}
-		if (!err && console && com1(&r, &column))
+		if (!err && console && com1(&r, &column, con))
 			continue;
 		if (err || !until || r.exit_kind == a->until ||
 		    !resumable(r.exit_kind))
 			break;
-		if (column)
+		if (column && !con->json)
 			putchar('\n');
 		column = false;
 		exit_summary(&r, timeout_ms, why, sizeof(why));
-		if (r.exit_kind == EPM_EXIT_IO && r.io_in) {
+		if (r.exit_kind == EPM_EXIT_IO && r.io_in)
 			set_in_data(&r, ~0ULL);
+		if (con->json) {
+			json_obj(NULL);
+			json_str("kind", exit_name(r.exit_kind));
+			json_str("summary", why);
+			json_u64("rip", r.regs.rip);
+			if (r.exit_kind == EPM_EXIT_IO && r.io_in)
+				json_u64("read", r.regs.rax &
+					 (_BITULL(8 * r.io_size) - 1));
+			json_obj_end();
+		} else if (r.exit_kind == EPM_EXIT_IO && r.io_in) {
 			printf("exit: %s at rip 0x%llx: read 0x%llx, resumed\n",
 			       why, (unsigned long long)r.regs.rip,
 			       (unsigned long long)(r.regs.rax &
-			       (BIT_ULL(8 * r.io_size) - 1)));
+			       (_BITULL(8 * r.io_size) - 1)));
 		} else {
 			printf("exit: %s at rip 0x%llx: resumed\n", why,
 			       (unsigned long long)r.regs.rip);
 		}
 	}
-	if (column)
-		putchar('\n');
-	print_record(&r, timeout_ms);
+	if (con->json) {
+		json_arr_end();
+		json_str("console", con->buf);
+		json_record(&r, timeout_ms);
+	} else {
+		if (column)
+			putchar('\n');
+		print_record(&r, timeout_ms);
+	}
 	if (err)
-		return fail(ctx, "run", err, "interrupted by a signal after %llu ms",
-			    (unsigned long long)((now_ns() - start) / 1000000));
-	if (until && r.exit_kind != a->until)
-		return fail(ctx, "run", 0, "stopped at a %s exit, not %s",
-			    exit_name(r.exit_kind), exit_name(a->until));
-	return 0;
+		ret = fail(ctx, "run", err, "interrupted by a signal after %llu ms",
+			   (unsigned long long)((now_ns() - start) / 1000000));
+	else if (until && r.exit_kind != a->until)
+		ret = fail(ctx, "run", 0, "stopped at exit %s, not at %s",
+			   exit_name(r.exit_kind), exit_name(a->until));
+	else if (con->json)
+		json_end();
+out:
+	free(con);
+	return ret;
 }
 
 /* --reg NAME=VALUE into @a: 0, or a message in @why and -EINVAL. */
