@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "eptctl.h"
 
@@ -153,6 +154,33 @@ int cmd_version(struct ctx *ctx, const struct args *a)
 
 static const u32 map_size_bits[] = { EPM_PAGE_4K, EPM_PAGE_2M, EPM_PAGE_1G };
 
+/*
+ * Who can hold VMX on this host besides RUN, read from the running
+ * kernel: README.md, "Running it on a real host". VMX has one owner per
+ * CPU; kvm_intel takes it while a KVM VM exists, and on kernels whose
+ * kvm.ko has enable_virt_at_load=Y (6.12 and later by default) as soon as
+ * it is loaded.
+ */
+static const char *vmx_owner(const struct epm_caps *c)
+{
+	char v[8] = "";
+	FILE *f;
+
+	if (!(c->flags & EPM_CAP_VMX))
+		return "no VMX on this CPU";
+	if (access("/sys/module/kvm_intel", F_OK))
+		return "kvm_intel not loaded: RUN has VMX to itself";
+	f = fopen("/sys/module/kvm/parameters/enable_virt_at_load", "r");
+	if (f) {
+		if (!fgets(v, sizeof(v), f))
+			v[0] = 0;
+		fclose(f);
+	}
+	if (v[0] == 'Y')
+		return "kvm_intel holds VMX on every CPU (kvm.enable_virt_at_load=Y): RUN fails EBUSY; rmmod kvm_intel, or boot with kvm.enable_virt_at_load=0";
+	return "kvm_intel takes VMX while a KVM VM exists: RUN fails EBUSY meanwhile";
+}
+
 int cmd_caps(struct ctx *ctx, const struct args *a)
 {
 	const struct ept_pmap_flag *f;
@@ -190,6 +218,7 @@ int cmd_caps(struct ctx *ctx, const struct args *a)
 		json_u64("vmx_ept_vpid_cap", c.vmx_ept_vpid_cap);
 		json_u64("vmx_misc", c.vmx_misc);
 		json_u64("feature_control", c.feature_control);
+		json_str("vmx_owner", vmx_owner(&c));
 		json_end();
 		return 0;
 	}
@@ -222,6 +251,7 @@ int cmd_caps(struct ctx *ctx, const struct args *a)
 	printf("vmx_misc         0x%016llx\n", (unsigned long long)c.vmx_misc);
 	printf("feature_control  0x%016llx\n",
 	       (unsigned long long)c.feature_control);
+	printf("vmx_owner        %s\n", vmx_owner(&c));
 	return 0;
 }
 
