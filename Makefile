@@ -2,8 +2,9 @@
 #
 # ept-pmap: top-level build.
 #
-#   make                 build ept_pmap.ko (W=1) against the newest installed
-#                        kernel headers (KVER=... or KDIR=... to choose)
+#   make                 build ept_pmap.ko (W=1) for the running kernel when its
+#                        headers are installed, else the newest installed
+#                        headers (KVER=... or KDIR=... to choose)
 #   make check           install what is missing, build, run every lane
 #   make demo            install what is missing, boot a VM, map regions, show
 #                        KPT and EPT side by side, run the hello guest (Bochs:
@@ -15,7 +16,9 @@
 #   make install | uninstall (DESTDIR=, PREFIX=) | dkms-install | clean
 
 KVERS   := $(shell ls -d /lib/modules/*/build 2>/dev/null | cut -d/ -f4 | sort -V)
-KVER    ?= $(lastword $(KVERS))
+# the running kernel first: what `make && insmod` and `make install` want
+KRUN    := $(shell uname -r)
+KVER    ?= $(if $(wildcard /lib/modules/$(KRUN)/build),$(KRUN),$(lastword $(KVERS)))
 KDIR    ?= /lib/modules/$(KVER)/build
 EPM_CACHE ?= $(HOME)/.cache/ept-pmap
 export EPM_CACHE
