@@ -956,11 +956,13 @@ TEST_F(mem, killed_child_unpins)
 
 /*
  * A UNIX datagram socket pair into @sv, for SCM_RIGHTS; a kernel without
- * AF_UNIX (the debug lane's has no CONFIG_NET) makes the test SKIP.
+ * AF_UNIX makes the test SKIP (the debug lane's has no CONFIG_NET at all:
+ * no socketpair() either, ENOSYS).
  */
 #define REQUIRE_UNIX_PAIR(sv) do {					\
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, (sv))) {	\
-		ASSERT_EQ(EAFNOSUPPORT, errno);				\
+		ASSERT_TRUE(errno == EAFNOSUPPORT || errno == ENOSYS)	\
+			TH_LOG("socketpair: %s", strerror(errno));	\
 		SKIP(return, "no AF_UNIX sockets in this kernel (CONFIG_UNIX): no SCM_RIGHTS"); \
 	}								\
 } while (0)
