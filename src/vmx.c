@@ -54,6 +54,11 @@
 #include "trace.h"
 #include "vmx_regs.h"
 
+/* the guest FPU image uses the API the kernel exports for KVM only */
+#if !IS_ENABLED(CONFIG_KVM)
+#error "ept_pmap's launcher needs a kernel built with CONFIG_KVM (y or m)"
+#endif
+
 #define EPM_SLICE_NS		(2 * NSEC_PER_MSEC)
 #define EPM_RUN_MAX_NS		(60 * NSEC_PER_SEC)
 #define EPM_GUEST_PAT		0x0007040600070406ULL	/* reset value */
@@ -299,6 +304,19 @@ static bool epm_l1d_setup(void)
 	return true;
 }
 
+/* l1tf=off? The kernel exports its choice for kvm_intel only. */
+#if IS_ENABLED(CONFIG_KVM_INTEL)
+static bool epm_l1tf_off(void)
+{
+	return l1tf_mitigation == L1TF_MITIGATION_OFF;
+}
+#else
+static bool epm_l1tf_off(void)
+{
+	return false;	/* not known: flush as the default l1tf=flush does */
+}
+#endif
+
 /*
  * Before entry: flush L1D on L1TF CPUs when the kernel's l1tf= mitigation
  * asks for it, and always before a LONG64 guest, the only mode in which
@@ -310,7 +328,7 @@ static void epm_l1d_flush(u32 mode)
 	unsigned int i;
 
 	if (!epm_vmcs_conf.l1d_flush ||
-	    (mode != EPM_MODE_LONG64 && l1tf_mitigation == L1TF_MITIGATION_OFF))
+	    (mode != EPM_MODE_LONG64 && epm_l1tf_off()))
 		return;
 	if (!buf) {
 		native_wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
@@ -342,7 +360,7 @@ static void epm_mitigations_log(void)
 {
 	const char *l1d = "off";
 
-	if (epm_vmcs_conf.l1d_flush && l1tf_mitigation == L1TF_MITIGATION_OFF)
+	if (epm_vmcs_conf.l1d_flush && epm_l1tf_off())
 		l1d = epm_vmcs_conf.l1d_buf ? "software (LONG64 only)" :
 					      "FLUSH_CMD (LONG64 only)";
 	else if (epm_vmcs_conf.l1d_flush)
