@@ -4,7 +4,7 @@
 # Usage: selftests/bochs/run-bochs.sh [--kver KVER] [--payload DIR] [--cpu MODEL]
 #            [--timeout SEC] [--mem MB] [--modules "MOD ..."] [--append "ARGS"]
 #            [--log DIR] [--verbose] [--kernel BZIMAGE [--moddir DIR]]
-#            [--boot-limit SEC]
+#            [--boot-limit SEC] [--smp N]
 #
 # The Intel VT-x lane: boot kernel KVER in Bochs, whose CPU models emulate
 # VMX with EPT (QEMU TCG has no VMX), with the same busybox initramfs and
@@ -35,6 +35,8 @@
 #                   exists and triple-faults)
 #   --moddir DIR    take --modules from DIR/lib/modules/KVER (the
 #                   MODULES_ROOT of mkinitramfs.sh)
+#   --smp N         emulated CPUs (default 1; Bochs runs them on one host
+#                   thread, so N CPUs cost about N times the time)
 #   --boot-limit SEC  stop Bochs when the payload has not started SEC
 #                   seconds after Bochs did: the run FAILs with "payload not
 #                   started within SEC s" and this script exits 3
@@ -87,15 +89,17 @@ verbose=0
 kernel_image=
 moddir=
 boot_limit=
+smp=1
 
 EPM_PROG=run-bochs.sh
-epm_parse_opts "kver payload cpu timeout mem modules append log verbose kernel moddir boot-limit" "$@"
+epm_parse_opts "kver payload cpu timeout mem smp modules append log verbose kernel moddir boot-limit" "$@"
 
 die() {
 	echo "run-bochs.sh: $*" >&2
 	exit 2
 }
 
+[ "$smp" -ge 1 ] && [ "$smp" -le 8 ] || die "--smp $smp: 1 to 8 CPUs"
 [ "$mem" -ge 128 ] || die "--mem $mem is too small (128 MB at least)"
 case $cpu in
 *[!A-Za-z0-9_]*) die "bad CPU model name $cpu" ;;
@@ -268,7 +272,7 @@ cat >"$bochsrc" <<RC
 display_library: rfb, options="timeout=0"
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
-cpu: model=$cpu, count=1, ips=$ips, reset_on_triple_fault=0, ignore_bad_msrs=1
+cpu: model=$cpu, count=$smp, ips=$ips, reset_on_triple_fault=0, ignore_bad_msrs=1
 memory: guest=$mem, host=$mem
 pci: enabled=1, chipset=i440fx
 ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14
