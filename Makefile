@@ -24,7 +24,7 @@ EPM_CACHE ?= $(HOME)/.cache/ept-pmap
 export EPM_CACHE
 
 .PHONY: all module modules clean unit fuzz bench check deps style sparse \
-	install uninstall dkms-install vm-test vmx-test vmx-bench vm-bench demo help eptctl \
+	install uninstall dkms-install vm-test vmx-test kexec-test vmx-bench vm-bench demo help eptctl \
 	debug-kernel vm-test-debug kvm-diff docs-check dkms-check \
 	selftests
 
@@ -129,6 +129,10 @@ vm-test:
 
 vmx-test:
 	bash selftests/bochs/lane.sh
+
+# a guest running on CPU 1 while CPU 0 kexecs: the next kernel has both (Bochs)
+kexec-test:
+	bash selftests/bochs/kexec-test.sh
 
 debug-kernel:
 	bash debug/build-kernel.sh
