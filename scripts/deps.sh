@@ -19,7 +19,7 @@ want=(gcc make python3 cpio xz-utils zstd busybox-static qemu-system-x86
       linux-headers-amd64 linux-image-amd64
       bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools rsync
       flex bison bc libelf-dev libssl-dev graphviz groff-base
-      python3-jsonschema pkg-config)
+      python3-jsonschema pkg-config kexec-tools)
 
 debian=0
 grep -q -x 'ID=debian' /etc/os-release 2>/dev/null && debian=1
