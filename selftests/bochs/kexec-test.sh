@@ -181,7 +181,7 @@ kx() {
 	/payload/lib/ld-linux-x86-64.so.2 --library-path /payload/lib /payload/kexec "$@"
 }
 if ! kx -l --args-linux --no-checks --initrd=/payload/initrd2.cpio.gz \
-	--command-line="$(cat /proc/cmdline)" /payload/vmlinux; then
+	--command-line="$(sed 's/ quiet//' /proc/cmdline) loglevel=6" /payload/vmlinux; then
 	echo "not ok 3 second kernel brought up 2 CPUs # kexec -l failed" >>"$RESULT"
 	exit 1
 fi
