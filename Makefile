@@ -10,6 +10,7 @@
 #                        KPT and EPT side by side, run the hello guest (Bochs:
 #                        Intel VMX), draw build/demo/address-space.svg
 #   make unit | fuzz | bench | vm-bench | vmx-bench | vm-test | vmx-test
+#   make kexec-test      kexec with a guest running on CPU 1 (Bochs, 2 CPUs)
 #   make kvm-diff        random guests on KVM and on RUN, compared (Bochs)
 #   make debug-kernel | vm-test-debug
 #   make style | sparse | docs-check | dkms-check
