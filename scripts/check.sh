@@ -20,7 +20,7 @@
 #           the module DKMS installed (scripts/dkms-check.sh)
 #   vm      the selftests in QEMU TCG on every installed kernel
 #   vmx     the launcher's selftests in Bochs (Intel VMX + EPT), two CPU models
-#   kexec   kexec with a guest running on CPU 1, in Bochs with 2 CPUs (6.12): the
+#   kexec   kexec with a guest running on CPU 1, in Bochs with 2 CPUs: the
 #           next kernel brings up both (selftests/bochs/kexec-test.sh)
 #   vm-debug  the whole QEMU suite on a KASAN/lockdep/kmemleak kernel built
 #           from linux-source-6.1 (cached), with fault injection; then the

@@ -18,10 +18,9 @@
 # and the second kernel cannot bring it up: the launcher must never take
 # interrupts in VMX operation (src/vmx.c's head comment). Kernels up to 6.5
 # VMXOFF in the reboot IPI themselves (cpu_emergency_vmxoff), later ones
-# only for KVM: the defect shows on 6.12, the default KVER here.
+# only for KVM: the defect shows with a 6.12 KVER.
 #
-#   --kver KVER   guest kernel (default: the newest non-rt kernel after 6.5,
-#                 e.g. 6.12; else the newest)
+#   --kver KVER   guest kernel (default: run-bochs.sh's, the newest 6.1)
 #   --src DIR     build the module from DIR (holding Kbuild, Makefile,
 #                 src/ and include/) instead of this tree, e.g. an old
 #                 commit's sources to see the test fail
@@ -49,13 +48,9 @@ die() {
 	echo "kexec-test.sh: $*" >&2
 	exit 2
 }
-# The default is the newest kernel that is not -rt and not 6.1-6.5: those
-# leave VMX in their reboot IPI themselves (cpu_emergency_vmxoff), which
-# hides the defect; else the newest kernel.
 if [ -z "$kver" ]; then
-	kvers=$("$top/selftests/vm/kernels.sh")
-	kver=$(printf '%s\n' "$kvers" | grep -v -e '-rt' | grep -v -E '^(5\.|6\.[0-5]\.)' | tail -n 1 || true)
-	[ -n "$kver" ] || kver=$(printf '%s\n' "$kvers" | tail -n 1)
+	kver=$("$top/selftests/vm/kernels.sh" | grep -E '^6\.1\.' | tail -n 1 || true)
+	[ -n "$kver" ] || kver=$("$top/selftests/vm/kernels.sh" | tail -n 1)
 fi
 [ -r "/boot/vmlinuz-$kver" ] || die "no readable /boot/vmlinuz-$kver"
 [ -d "/lib/modules/$kver/build" ] || die "no headers for $kver (linux-headers-$kver)"
