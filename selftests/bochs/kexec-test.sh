@@ -16,9 +16,10 @@
 # "EPM-END rc=0" only when both CPUs are online.
 # A CPU stopped by the kexec IPI while in VMX root operation blocks INIT,
 # and the second kernel cannot bring it up: the launcher must never take
-# interrupts in VMX operation (src/vmx.c's head comment). Kernels up to 6.5
-# VMXOFF in the reboot IPI themselves (cpu_emergency_vmxoff), later ones
-# only for KVM: the defect shows with a 6.12 KVER.
+# interrupts in VMX operation (src/vmx.c's head comment). Measured with
+# the launcher of 459a961 (it took interrupts inside VMX operation): the
+# second kernel has 1 CPU, on 6.1 ("do_boot_cpu failed(-1) to wakeup
+# CPU#1") and on 6.12 ("CPU1 failed to report alive state").
 #
 #   --kver KVER   guest kernel (default: run-bochs.sh's, the newest 6.1)
 #   --src DIR     build the module from DIR (holding Kbuild, Makefile,
