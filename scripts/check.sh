@@ -20,8 +20,6 @@
 #           the module DKMS installed (scripts/dkms-check.sh)
 #   vm      the selftests in QEMU TCG on every installed kernel
 #   vmx     the launcher's selftests in Bochs (Intel VMX + EPT), two CPU models
-#   kexec   kexec with a guest running on CPU 1, in Bochs with 2 CPUs: the
-#           next kernel brings up both (selftests/bochs/kexec-test.sh)
 #   vm-debug  the whole QEMU suite on a KASAN/lockdep/kmemleak kernel built
 #           from linux-source-6.1 (cached), with fault injection; then the
 #           launcher's selftests and RUN under stress on it in Bochs
@@ -82,7 +80,8 @@ lane docs bash scripts/docs-check.sh
 lane dkms bash scripts/dkms-check.sh
 lane vm bash selftests/vm/lane.sh
 lane vmx bash selftests/bochs/lane.sh
-lane kexec bash selftests/bochs/kexec-test.sh
+# kexec (make kexec-test) stays out until its kexec'd kernel's occasional
+# stall in Bochs is understood (2 of 8 runs): README.md, "Reboot, kexec"
 # kvm-diff (make kvm-diff) stays out until its "Bad FPU state" WARNING is
 # understood: README.md, "The KVM differential lane"
 lane vm-debug bash debug/lane.sh
